@@ -1,0 +1,18 @@
+// swift-tools-version: 6.1
+// Benchmarks for NTKSpectra: run in release mode, e.g. `swift run -c release gemm-peak`.
+// CI builds this package (so it never rots) but does not run it.
+import PackageDescription
+
+let package = Package(
+    name: "NTKSpectraBenchmarks",
+    dependencies: [
+        .package(name: "NTKSpectra", path: ".."),
+    ],
+    targets: [
+        .executableTarget(
+            name: "gemm-peak",
+            dependencies: [.product(name: "NTKLinearAlgebra", package: "NTKSpectra")],
+            path: "Sources/GemmPeak"),
+    ],
+    swiftLanguageModes: [.v6]
+)
