@@ -1,0 +1,289 @@
+import Foundation
+import NTKEstimation
+import NTKLinearAlgebra
+import NTKNetworks
+
+/// The empirical NTK of a network over a data set, K = J Jᵀ with J = ∂f(X)/∂θ, as a
+/// matrix-free symmetric operator (the JVP∘VJP path).
+///
+/// A block product U = K V (s vectors) streams the data in batches:
+/// pass 1 accumulates G = Jᵀ V = Σ_b VJP_b(V_b) (G is s × P), pass 2 writes U_b = JVP_b(G).
+/// Memory is O(P·s + batch activations) — independent of n — plus, when they fit
+/// `cacheBudgetBytes`, the forward caches of every batch (computed once per parameter state
+/// and reused by every product; otherwise recomputed in each pass).
+///
+/// The `traced` kernel K̄ = Σ_c K_cc is applied exactly as a block of s·k cotangents
+/// (vector (t, c) puts v_t on output c only) in one pass: k times the vectors, but the same
+/// two data passes and GEMMs k times wider.
+///
+/// Network arithmetic is in `Scalar` (Float or Double); the operator's interface, and so
+/// Lanczos and all reductions, is Double.
+/// - Complexity: per block product ≈ 2·s·(VJP + JVP) flops over the n examples
+///   (about 4 forward passes per vector for dense layers with cached activations).
+public final class EmpiricalNTK<Scalar: BLASScalar>: SymmetricOperator, @unchecked Sendable {
+    public let network: Network<Scalar>
+    /// Inputs, n × inputSize, in the network's precision.
+    public let inputs: Matrix<Scalar>
+    public let kind: KernelKind
+    public let batchSize: Int
+    /// Whether forward caches of all batches are kept between products.
+    public private(set) var cachesAllBatches: Bool
+    public private(set) var cost = NTKCost()
+
+    public var examples: Int { inputs.rows }
+    public var outputs: Int { network.outputCount }
+    public var dimension: Int { kind.dimension(examples: examples, outputs: outputs) }
+
+    private var caches: [ForwardCache<Scalar>] = []
+    private var scratchCache: ForwardCache<Scalar>?
+    private var workspaces: [WorkspaceKey: BlockWorkspace<Scalar>] = [:]
+    private var parameterBlock: [Scalar] = []     // s_eff × P
+    private var batchBlock: [Scalar] = []         // [batch, s_eff, k]
+
+    private struct WorkspaceKey: Hashable { let batch: Int; let block: Int }
+
+    /// - Parameters:
+    ///   - network: the network at the parameter state to measure (caches are tied to it:
+    ///     call `invalidateCaches()` after changing its parameters).
+    ///   - inputs: n × inputSize; must be finite.
+    ///   - cacheBudgetBytes: forward caches of all batches are kept if they fit (default 1 GiB).
+    public init(network: Network<Scalar>, inputs: Matrix<Scalar>, kind: KernelKind = .full,
+                batchSize: Int = 256, cacheBudgetBytes: Int = 1 << 30) throws {
+        guard inputs.columns == network.inputSize else {
+            throw NTKError.shapeMismatch(
+                "inputs have \(inputs.columns) features per example, the network expects \(network.inputSize) (shape \(network.inputShape))")
+        }
+        guard inputs.rows > 0 else { throw NTKError.invalidOption("inputs", "at least one example") }
+        guard inputs.isFinite else { throw NTKError.nonFinite("inputs contain NaN or Inf") }
+        guard batchSize >= 1 else { throw NTKError.invalidOption("batch-size", "a positive batch size, got \(batchSize)") }
+        self.network = network
+        self.inputs = inputs
+        self.kind = kind
+        self.batchSize = min(batchSize, inputs.rows)
+        // Estimate the cache size from one batch's cache.
+        let probe = try Self.forward(network, inputs, start: 0, count: self.batchSize)
+        let perBatch = probe.byteCount
+        let batches = (inputs.rows + self.batchSize - 1) / self.batchSize
+        cachesAllBatches = perBatch.multipliedReportingOverflow(by: batches).partialValue <= cacheBudgetBytes
+            && !perBatch.multipliedReportingOverflow(by: batches).overflow
+        if cachesAllBatches {
+            caches = [probe]
+            for b in 1..<batches {
+                let (start, count) = batchRange(b)
+                caches.append(try Self.forward(network, inputs, start: start, count: count))
+            }
+            cost.forwardCalls += batches
+        } else {
+            scratchCache = probe
+            cost.forwardCalls += 1
+        }
+    }
+
+    /// Batches as (start, count).
+    public var batchCount: Int { (examples + batchSize - 1) / batchSize }
+    func batchRange(_ b: Int) -> (start: Int, count: Int) {
+        let start = b * batchSize
+        return (start, min(batchSize, examples - start))
+    }
+
+    static func forward(_ network: Network<Scalar>, _ inputs: Matrix<Scalar>, start: Int, count: Int) throws
+        -> ForwardCache<Scalar>
+    {
+        try inputs.storage.withUnsafeBufferPointer { p in
+            let slice = UnsafeBufferPointer(rebasing: p[(start * inputs.columns)..<((start + count) * inputs.columns)])
+            return try network.forwardCache(inputs: slice, batch: count)
+        }
+    }
+
+    /// Recomputes the forward caches (after the network's parameters changed).
+    public func invalidateCaches() throws {
+        for b in 0..<(cachesAllBatches ? batchCount : 0) {
+            let (start, count) = batchRange(b)
+            try inputs.storage.withUnsafeBufferPointer { p in
+                let slice = UnsafeBufferPointer(rebasing: p[(start * inputs.columns)..<((start + count) * inputs.columns)])
+                try network.forward(inputs: slice, batch: count, into: caches[b])
+            }
+            cost.forwardCalls += 1
+        }
+    }
+
+    /// The forward cache of batch b (recomputed into the scratch cache when not all fit).
+    func cache(_ b: Int) throws -> ForwardCache<Scalar> {
+        if cachesAllBatches { return caches[b] }
+        let (start, count) = batchRange(b)
+        let scratch: ForwardCache<Scalar>
+        if let existing = scratchCache, count == batchSize {
+            scratch = existing
+            try inputs.storage.withUnsafeBufferPointer { p in
+                let slice = UnsafeBufferPointer(rebasing: p[(start * inputs.columns)..<((start + count) * inputs.columns)])
+                try network.forward(inputs: slice, batch: count, into: scratch)
+            }
+        } else {
+            scratch = try Self.forward(network, inputs, start: start, count: count)
+        }
+        cost.forwardCalls += 1
+        return scratch
+    }
+
+    func workspace(batch: Int, block: Int) -> BlockWorkspace<Scalar> {
+        let key = WorkspaceKey(batch: batch, block: block)
+        if let w = workspaces[key] { return w }
+        let w = network.makeBlockWorkspace(batch: batch, block: block)
+        workspaces[key] = w
+        return w
+    }
+
+    /// U = K V for a block of s vectors (rows of `input`, each of length `dimension`).
+    public func apply(_ input: Matrix<Double>, into output: inout Matrix<Double>) throws {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let s = input.rows, k = outputs
+        guard input.columns == dimension, output.rows == s, output.columns == dimension else {
+            throw NTKError.shapeMismatch("block product needs \(s)×\(dimension) in and out")
+        }
+        let width = kind == .full ? s : s * k   // effective block width
+        let p = network.parameterCount
+        if parameterBlock.count != width * p { parameterBlock = [Scalar](repeating: 0, count: width * p) }
+        else { for i in parameterBlock.indices { parameterBlock[i] = 0 } }
+        if batchBlock.count < batchSize * width * k { batchBlock = [Scalar](repeating: 0, count: batchSize * width * k) }
+
+        // Pass 1: G = Jᵀ V.
+        for b in 0..<batchCount {
+            let (first, count) = batchRange(b)
+            fillCotangents(input, first: first, count: count, width: width)
+            // A batch with no nonzero cotangent contributes nothing (identity blocks, sparse probes).
+            if batchBlock[0..<(count * width * k)].allSatisfy({ $0 == 0 }) { continue }
+            let ws = workspace(batch: count, block: width)
+            let c = try cache(b)
+            try batchBlock.withUnsafeBufferPointer { cot in
+                try parameterBlock.withUnsafeMutableBufferPointer { g in
+                    try network.vjp(cache: c, outputCotangents: cot.baseAddress!, block: width, workspace: ws,
+                                    parameterCotangents: g.baseAddress!)
+                }
+            }
+            cost.vjpCalls += 1
+        }
+        // Pass 2: U = J G.
+        for b in 0..<batchCount {
+            let (first, count) = batchRange(b)
+            let ws = workspace(batch: count, block: width)
+            let c = try cache(b)
+            try parameterBlock.withUnsafeBufferPointer { g in
+                try batchBlock.withUnsafeMutableBufferPointer { out in
+                    try network.jvp(cache: c, parameterTangents: g.baseAddress!, block: width, workspace: ws,
+                                    outputTangents: out.baseAddress!)
+                }
+            }
+            cost.jvpCalls += 1
+            gatherProducts(into: &output, first: first, count: count, width: width)
+        }
+        guard output.isFinite else { throw NTKError.nonFinite("NTK product produced NaN or Inf") }
+        cost.matvecs += s
+        cost.blockApplications += 1
+        cost.dataPasses += 2
+        cost.seconds += Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+    }
+
+    /// Cotangents [count, width, k] of a batch from the Double block V (s × dimension).
+    private func fillCotangents(_ v: Matrix<Double>, first: Int, count: Int, width: Int) {
+        let k = outputs, s = v.rows, dim = dimension
+        v.storage.withUnsafeBufferPointer { vp in
+            batchBlock.withUnsafeMutableBufferPointer { cot in
+                switch kind {
+                case .full:
+                    for i in 0..<count {
+                        for t in 0..<s {
+                            let src = t * dim + (first + i) * k, dst = (i * width + t) * k
+                            for c in 0..<k { cot[dst + c] = Scalar(vp[src + c]) }
+                        }
+                    }
+                case .traced:
+                    for i in 0..<count {
+                        for t in 0..<s {
+                            let value = Scalar(vp[t * dim + first + i])
+                            for c0 in 0..<k {
+                                let dst = (i * width + t * k + c0) * k
+                                for c in 0..<k { cot[dst + c] = c == c0 ? value : 0 }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Writes the batch's JVP outputs [count, width, k] into U (s × dimension).
+    private func gatherProducts(into u: inout Matrix<Double>, first: Int, count: Int, width: Int) {
+        let k = outputs, s = u.rows, dim = dimension
+        batchBlock.withUnsafeBufferPointer { out in
+            u.storage.withUnsafeMutableBufferPointer { up in
+                switch kind {
+                case .full:
+                    for i in 0..<count {
+                        for t in 0..<s {
+                            let src = (i * width + t) * k, dst = t * dim + (first + i) * k
+                            for c in 0..<k { up[dst + c] = Double(out[src + c]) }
+                        }
+                    }
+                case .traced:
+                    for i in 0..<count {
+                        for t in 0..<s {
+                            var sum = 0.0
+                            for c0 in 0..<k { sum += Double(out[(i * width + t * k + c0) * k + c0]) }
+                            up[t * dim + first + i] = sum
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The exact diagonal of the kernel from per-example, per-output gradients
+    /// ‖∇θ f_c(x_i)‖² (Goodfellow 2015's per-example-gradient trick, as VJPs with one-hot
+    /// cotangents on small sub-batches): `full` gives n·k entries (index i·k + c), `traced`
+    /// gives n entries Σ_c ‖∇θ f_c(x_i)‖². No probes: tr K is the sum.
+    /// - Complexity: n·k VJP vectors, in blocks of ≤ 64, each over its own examples only.
+    public func exactDiagonal() throws -> [Double] {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let k = outputs, p = network.parameterCount
+        let perBlock = max(1, 64 / k)
+        var diagonal = [Double](repeating: 0, count: examples * k)
+        var gradients = [Scalar](repeating: 0, count: perBlock * k * p)
+        var cotangents = [Scalar](repeating: 0, count: perBlock * perBlock * k * k)
+        var first = 0
+        while first < examples {
+            let count = min(perBlock, examples - first)
+            let s = count * k
+            let c = try Self.forward(network, inputs, start: first, count: count)
+            cost.forwardCalls += 1
+            for i in 0..<(count * s * k) { cotangents[i] = 0 }
+            for i in 0..<count {
+                for ch in 0..<k { cotangents[(i * s + i * k + ch) * k + ch] = 1 }
+            }
+            for i in 0..<(s * p) { gradients[i] = 0 }
+            let ws = workspace(batch: count, block: s)
+            try cotangents.withUnsafeBufferPointer { cp in
+                try gradients.withUnsafeMutableBufferPointer { gp in
+                    try network.vjp(cache: c, outputCotangents: cp.baseAddress!, block: s, workspace: ws,
+                                    parameterCotangents: gp.baseAddress!)
+                }
+            }
+            cost.vjpCalls += 1
+            for t in 0..<s {
+                var sum = 0.0
+                for j in 0..<p { let g = Double(gradients[t * p + j]); sum += g * g }
+                diagonal[first * k + t] = sum
+            }
+            first += count
+        }
+        cost.dataPasses += 1
+        cost.seconds += Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+        guard diagonal.allSatisfy(\.isFinite) else { throw NTKError.nonFinite("per-example gradient norms") }
+        if kind == .full { return diagonal }
+        return (0..<examples).map { i in (0..<k).reduce(0) { $0 + diagonal[i * k + $1] } }
+    }
+
+    /// tr K = ‖J‖²_F, exactly, from per-example gradient norms (no probes).
+    public func exactTrace() throws -> Double {
+        try exactDiagonal().reduce(0, +)
+    }
+}
