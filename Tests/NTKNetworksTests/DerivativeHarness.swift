@@ -24,12 +24,19 @@ enum DerivativeHarness {
         /// the adjoint, block and precision checks still run.
         var finiteDifferences = true
         var floatTolerance = 1e-4
+        /// Standard deviation of Gaussian noise added to θ after initialization (e.g. to move
+        /// LayerNorm gains away from 1).
+        var parameterNoise = 0.0
     }
 
     static func check(_ spec: ModelSpec, _ options: Options = Options(), sourceLocation: SourceLocation = #_sourceLocation) throws {
         try BLASThreads.set(1)
-        let network: Network<Double> = try spec.makeNetwork(seed: options.seed)
+        var network: Network<Double> = try spec.makeNetwork(seed: options.seed)
         var rng = SeededGenerator(seed: options.seed &+ 1000)
+        if options.parameterNoise > 0 {
+            let noise = [Double].gaussian(count: network.parameterCount, using: &rng)
+            for i in noise.indices { network.parameters[i] += options.parameterNoise * noise[i] }
+        }
         let b = options.batch, n = network.inputSize, k = network.outputCount, P = network.parameterCount
         let x = [Double].gaussian(count: b * n, using: &rng)
         let cache = try x.withUnsafeBufferPointer { try network.forwardCache(inputs: $0, batch: b) }
