@@ -1,0 +1,24 @@
+import NTKLinearAlgebra
+
+/// Scratch memory for `Network.jvp` / `Network.vjp` with up to `batchCapacity` examples and
+/// `blockCapacity` vectors per block, allocated once and reused across calls.
+///
+/// Thread safety: a workspace is written by every derivative call; give each concurrent
+/// caller its own.
+public final class BlockWorkspace<Scalar: BLASScalar>: @unchecked Sendable {
+    public let batchCapacity: Int
+    public let blockCapacity: Int
+    /// Number of scalars allocated.
+    public let count: Int
+    let scratch: UnsafeMutablePointer<Scalar>
+
+    init(batch: Int, block: Int, count: Int) {
+        batchCapacity = batch
+        blockCapacity = block
+        self.count = count
+        scratch = .allocate(capacity: max(1, count))
+        scratch.initialize(repeating: 0, count: max(1, count))
+    }
+
+    deinit { scratch.deallocate() }
+}

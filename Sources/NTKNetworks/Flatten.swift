@@ -1,0 +1,44 @@
+import NTKLinearAlgebra
+
+/// Flattens each example to a vector, like PyTorch's `nn.Flatten()` (start_dim 1). The
+/// memory layout is unchanged (C order), so every pass is a copy.
+public struct Flatten<Scalar: BLASScalar>: Layer {
+    public let inputShape: [Int]
+
+    public init(inputShape: [Int]) { self.inputShape = inputShape }
+
+    public var outputShape: [Int] { [inputSize] }
+    public var parameterCount: Int { 0 }
+    public var parameterTensors: [ParameterTensor] { [] }
+    public func initialize(parameters: UnsafeMutableBufferPointer<Scalar>, using generator: inout SeededGenerator) {}
+    public func savedCount(batch: Int) -> Int { 0 }
+    public func scratchCount(batch: Int, block: Int) -> Int { 0 }
+
+    public func forward(
+        parameters: UnsafePointer<Scalar>, input: UnsafePointer<Scalar>, batch: Int,
+        output: UnsafeMutablePointer<Scalar>, saved: UnsafeMutablePointer<Scalar>
+    ) throws {
+        output.update(from: input, count: batch * inputSize)
+    }
+
+    public func jvp(
+        _ state: LayerState<Scalar>, parameterTangents: UnsafePointer<Scalar>?, parameterStride: Int,
+        inputTangents: UnsafePointer<Scalar>?, block s: Int,
+        outputTangents: UnsafeMutablePointer<Scalar>, scratch: UnsafeMutablePointer<Scalar>
+    ) throws {
+        let count = state.batch * s * inputSize
+        if let inputTangents {
+            outputTangents.update(from: inputTangents, count: count)
+        } else {
+            outputTangents.update(repeating: 0, count: count)
+        }
+    }
+
+    public func vjp(
+        _ state: LayerState<Scalar>, outputCotangents: UnsafePointer<Scalar>, block s: Int,
+        parameterCotangents: UnsafeMutablePointer<Scalar>?, parameterStride: Int,
+        inputCotangents: UnsafeMutablePointer<Scalar>?, scratch: UnsafeMutablePointer<Scalar>
+    ) throws {
+        inputCotangents?.update(from: outputCotangents, count: state.batch * s * inputSize)
+    }
+}

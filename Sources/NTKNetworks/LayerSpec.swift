@@ -1,0 +1,198 @@
+import NTKLinearAlgebra
+
+/// One layer of a `ModelSpec`, in the style of PyTorch's `nn.Sequential`: JSON objects with a
+/// `"type"` and the PyTorch constructor argument names, e.g.
+/// `{"type": "linear", "in_features": 16, "out_features": 32, "bias": true}`.
+///
+/// Types: `linear` (in_features, out_features, bias), `conv2d` (in_channels, out_channels,
+/// kernel_size, stride = 1, padding = 0, bias), `avgpool2d` (kernel_size, stride = kernel_size),
+/// `adaptiveavgpool2d` (output_size must be 1: output [C, 1, 1]), `globalavgpool` ([C, H, W] →
+/// [C]), `flatten`, `layernorm` (normalized_shape, eps = 1e-5, elementwise_affine = true), the
+/// activations (`identity`, `tanh`, `relu`, `gelu`, `sigmoid`, `softplus`, `erf`, `sine`) and
+/// `residual` ({"type": "residual", "layers": [...]}, y = x + layers(x)). `bias` defaults to true.
+public indirect enum LayerSpec: Sendable, Hashable {
+    case linear(inFeatures: Int, outFeatures: Int, bias: Bool = true)
+    case activation(ActivationFunction)
+    case flatten
+    case conv2d(inChannels: Int, outChannels: Int, kernelSize: SpatialSize, stride: SpatialSize = 1,
+                padding: SpatialSize = 0, bias: Bool = true)
+    case avgPool2d(kernelSize: SpatialSize, stride: SpatialSize? = nil)
+    /// PyTorch `nn.AdaptiveAvgPool2d(1)`: [C, H, W] → [C, 1, 1].
+    case adaptiveAvgPool2d
+    /// [C, H, W] → [C] (adaptive average pooling to 1×1 and flatten).
+    case globalAvgPool
+    case layerNorm(normalizedShape: [Int], epsilon: Double = 1e-5, elementwiseAffine: Bool = true)
+    case residual([LayerSpec])
+
+    /// The JSON `"type"` of this layer.
+    public var typeName: String {
+        switch self {
+        case .linear: return "linear"
+        case let .activation(f): return f.rawValue
+        case .flatten: return "flatten"
+        case .conv2d: return "conv2d"
+        case .avgPool2d: return "avgpool2d"
+        case .adaptiveAvgPool2d: return "adaptiveavgpool2d"
+        case .globalAvgPool: return "globalavgpool"
+        case .layerNorm: return "layernorm"
+        case .residual: return "residual"
+        }
+    }
+
+    /// Instantiates the layer for an input example of shape `inputShape`.
+    ///
+    /// - Parameter path: the layer's position for error messages ("3", "2.layers.1").
+    /// - Throws: `NetworkError.invalidLayer` naming `path` and the PyTorch field at fault.
+    public func makeLayer<Scalar: BLASScalar>(
+        _: Scalar.Type = Scalar.self, inputShape: [Int], parameterization: Parameterization, path: String
+    ) throws -> any Layer<Scalar> {
+        func fail(_ field: String, _ message: String) -> NetworkError {
+            .invalidLayer(layer: "\(path) (\(typeName))", field: field, message: message)
+        }
+        do {
+            switch self {
+            case let .linear(inFeatures, outFeatures, bias):
+                guard let last = inputShape.last, last == inFeatures else {
+                    throw fail("in_features", "got \(inFeatures), but the incoming shape is \(inputShape) (linear acts on the last dimension)")
+                }
+                return try Linear<Scalar>(
+                    inFeatures: inFeatures, outFeatures: outFeatures, bias: bias, leadingShape: Array(inputShape.dropLast()),
+                    parameterization: parameterization)
+            case let .activation(function):
+                return Activation<Scalar>(function, shape: inputShape)
+            case .flatten:
+                return Flatten<Scalar>(inputShape: inputShape)
+            case let .conv2d(inChannels, outChannels, kernelSize, stride, padding, bias):
+                guard inputShape.count == 3 else {
+                    throw fail("in_channels", "conv2d expects an input of shape [C, H, W], got \(inputShape)")
+                }
+                guard inputShape[0] == inChannels else {
+                    throw fail("in_channels", "got \(inChannels), but the incoming channel count is \(inputShape[0])")
+                }
+                return try Conv2d<Scalar>(
+                    inChannels: inChannels, outChannels: outChannels, kernelSize: kernelSize.pair, stride: stride.pair,
+                    padding: padding.pair, bias: bias, inputHeight: inputShape[1], inputWidth: inputShape[2],
+                    parameterization: parameterization)
+            case let .avgPool2d(kernelSize, stride):
+                return try AvgPool2d<Scalar>(inputShape: inputShape, kernelSize: kernelSize.pair, stride: stride?.pair)
+            case .adaptiveAvgPool2d:
+                guard inputShape.count == 3 else {
+                    throw fail("input_shape", "adaptiveavgpool2d expects [C, H, W], got \(inputShape)")
+                }
+                return try AvgPool2d<Scalar>(inputShape: inputShape, kernelSize: (inputShape[1], inputShape[2]))
+            case .globalAvgPool:
+                return try GlobalAvgPool<Scalar>(inputShape: inputShape)
+            case let .layerNorm(normalizedShape, epsilon, elementwiseAffine):
+                return try LayerNorm<Scalar>(
+                    inputShape: inputShape, normalizedShape: normalizedShape, epsilon: epsilon,
+                    elementwiseAffine: elementwiseAffine)
+            case let .residual(specs):
+                let body: Sequential<Scalar> = try ModelSpec.makeSequential(
+                    specs, inputShape: inputShape, parameterization: parameterization, pathPrefix: "\(path).layers.")
+                return try Residual(body: body)
+            }
+        } catch let NetworkError.invalidLayer(layer, field, message) where !layer.hasPrefix(path) {
+            throw fail(field, message)
+        }
+    }
+}
+
+extension LayerSpec: Codable {
+    enum Key: String, CodingKey {
+        case type
+        case inFeatures = "in_features", outFeatures = "out_features", bias
+        case inChannels = "in_channels", outChannels = "out_channels", kernelSize = "kernel_size", stride, padding
+        case outputSize = "output_size", normalizedShape = "normalized_shape", eps
+        case elementwiseAffine = "elementwise_affine", layers
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: Key.self)
+        let type = try c.decode(String.self, forKey: .type).lowercased()
+        switch type {
+        case "linear":
+            self = .linear(
+                inFeatures: try c.decode(Int.self, forKey: .inFeatures),
+                outFeatures: try c.decode(Int.self, forKey: .outFeatures),
+                bias: try c.decodeIfPresent(Bool.self, forKey: .bias) ?? true)
+        case "flatten":
+            self = .flatten
+        case "conv2d":
+            self = .conv2d(
+                inChannels: try c.decode(Int.self, forKey: .inChannels),
+                outChannels: try c.decode(Int.self, forKey: .outChannels),
+                kernelSize: try c.decode(SpatialSize.self, forKey: .kernelSize),
+                stride: try c.decodeIfPresent(SpatialSize.self, forKey: .stride) ?? 1,
+                padding: try c.decodeIfPresent(SpatialSize.self, forKey: .padding) ?? 0,
+                bias: try c.decodeIfPresent(Bool.self, forKey: .bias) ?? true)
+        case "avgpool2d":
+            self = .avgPool2d(
+                kernelSize: try c.decode(SpatialSize.self, forKey: .kernelSize),
+                stride: try c.decodeIfPresent(SpatialSize.self, forKey: .stride))
+            if try c.decodeIfPresent(SpatialSize.self, forKey: .padding) ?? 0 != 0 {
+                throw DecodingError.dataCorruptedError(
+                    forKey: .padding, in: c, debugDescription: "avgpool2d: only padding 0 is supported")
+            }
+        case "adaptiveavgpool2d":
+            guard try c.decodeIfPresent(SpatialSize.self, forKey: .outputSize) ?? 1 == 1 else {
+                throw DecodingError.dataCorruptedError(
+                    forKey: .outputSize, in: c, debugDescription: "adaptiveavgpool2d: only output_size 1 is supported")
+            }
+            self = .adaptiveAvgPool2d
+        case "globalavgpool", "globalavgpool2d":
+            self = .globalAvgPool
+        case "layernorm":
+            let shape: [Int]
+            if let single = try? c.decode(Int.self, forKey: .normalizedShape) {
+                shape = [single]
+            } else {
+                shape = try c.decode([Int].self, forKey: .normalizedShape)
+            }
+            self = .layerNorm(
+                normalizedShape: shape, epsilon: try c.decodeIfPresent(Double.self, forKey: .eps) ?? 1e-5,
+                elementwiseAffine: try c.decodeIfPresent(Bool.self, forKey: .elementwiseAffine) ?? true)
+        case "residual":
+            self = .residual(try c.decode([LayerSpec].self, forKey: .layers))
+        default:
+            guard let function = ActivationFunction(rawValue: type) else {
+                throw DecodingError.dataCorruptedError(
+                    forKey: .type, in: c,
+                    debugDescription: "unknown layer type \"\(type)\"; expected one of linear, conv2d, avgpool2d, "
+                        + "adaptiveavgpool2d, globalavgpool, flatten, layernorm, residual, "
+                        + ActivationFunction.allCases.map(\.rawValue).joined(separator: ", "))
+            }
+            self = .activation(function)
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: Key.self)
+        try c.encode(typeName, forKey: .type)
+        switch self {
+        case let .linear(inFeatures, outFeatures, bias):
+            try c.encode(inFeatures, forKey: .inFeatures)
+            try c.encode(outFeatures, forKey: .outFeatures)
+            try c.encode(bias, forKey: .bias)
+        case let .conv2d(inChannels, outChannels, kernelSize, stride, padding, bias):
+            try c.encode(inChannels, forKey: .inChannels)
+            try c.encode(outChannels, forKey: .outChannels)
+            try c.encode(kernelSize, forKey: .kernelSize)
+            try c.encode(stride, forKey: .stride)
+            try c.encode(padding, forKey: .padding)
+            try c.encode(bias, forKey: .bias)
+        case let .avgPool2d(kernelSize, stride):
+            try c.encode(kernelSize, forKey: .kernelSize)
+            try c.encodeIfPresent(stride, forKey: .stride)
+        case .adaptiveAvgPool2d:
+            try c.encode(1, forKey: .outputSize)
+        case let .layerNorm(normalizedShape, epsilon, elementwiseAffine):
+            try c.encode(normalizedShape, forKey: .normalizedShape)
+            try c.encode(epsilon, forKey: .eps)
+            try c.encode(elementwiseAffine, forKey: .elementwiseAffine)
+        case let .residual(layers):
+            try c.encode(layers, forKey: .layers)
+        case .activation, .flatten, .globalAvgPool:
+            break
+        }
+    }
+}

@@ -1,0 +1,107 @@
+import Foundation
+import NTKLinearAlgebra
+
+/// A model description in JSON, in the style of PyTorch's `nn.Sequential`:
+///
+/// ```json
+/// {"input_shape": [16], "parameterization": "ntk", "weight_scale": 1.0, "bias_scale": 1.0,
+///  "layers": [{"type": "linear", "in_features": 16, "out_features": 32}, {"type": "tanh"},
+///             {"type": "linear", "in_features": 32, "out_features": 1}]}
+/// ```
+///
+/// `parameterization` is optional ("standard" by default); `weight_scale`/`bias_scale` (σ_w,
+/// σ_b, default 1) apply to "ntk". Building a network validates every shape and names the
+/// layer index and PyTorch field at fault.
+public struct ModelSpec: Sendable, Hashable {
+    public var inputShape: [Int]
+    public var layers: [LayerSpec]
+    public var parameterization: Parameterization
+
+    public init(inputShape: [Int], layers: [LayerSpec], parameterization: Parameterization = .standard) {
+        self.inputShape = inputShape
+        self.layers = layers
+        self.parameterization = parameterization
+    }
+
+    /// Instantiates the layers for the given input shape (path prefix for error messages).
+    static func makeSequential<Scalar: BLASScalar>(
+        _ specs: [LayerSpec], inputShape: [Int], parameterization: Parameterization, pathPrefix: String
+    ) throws -> Sequential<Scalar> {
+        guard !specs.isEmpty else {
+            throw NetworkError.invalidLayer(
+                layer: pathPrefix.isEmpty ? "model" : String(pathPrefix.dropLast()), field: "layers",
+                message: "got an empty list, expected at least one layer")
+        }
+        var shape = inputShape
+        var layers: [any Layer<Scalar>] = []
+        for (index, spec) in specs.enumerated() {
+            let layer: any Layer<Scalar> = try spec.makeLayer(
+                inputShape: shape, parameterization: parameterization, path: "\(pathPrefix)\(index)")
+            layers.append(layer)
+            shape = layer.outputShape
+        }
+        return try Sequential(inputShape: inputShape, layers: layers)
+    }
+
+    /// Builds the network and initializes its parameters from `seed`.
+    /// - Throws: `NetworkError.invalidLayer` naming the layer index and field on a shape mismatch.
+    public func makeNetwork<Scalar: BLASScalar>(_: Scalar.Type = Scalar.self, seed: UInt64 = 0) throws -> Network<Scalar> {
+        guard !inputShape.isEmpty, inputShape.allSatisfy({ $0 > 0 }) else {
+            throw NetworkError.invalidLayer(layer: "model", field: "input_shape", message: "got \(inputShape), expected positive sizes")
+        }
+        let body: Sequential<Scalar> = try Self.makeSequential(
+            layers, inputShape: inputShape, parameterization: parameterization, pathPrefix: "")
+        return try Network(body: body, seed: seed)
+    }
+
+    /// Decodes a spec from JSON.
+    public static func decode(json: Data) throws -> ModelSpec {
+        try JSONDecoder().decode(ModelSpec.self, from: json)
+    }
+
+    /// Encodes the spec as JSON (sorted keys).
+    public func encodedJSON() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return try encoder.encode(self)
+    }
+}
+
+extension ModelSpec: Codable {
+    enum Key: String, CodingKey {
+        case inputShape = "input_shape", layers, parameterization
+        case weightScale = "weight_scale", biasScale = "bias_scale"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: Key.self)
+        inputShape = try c.decode([Int].self, forKey: .inputShape)
+        layers = try c.decode([LayerSpec].self, forKey: .layers)
+        switch try c.decodeIfPresent(String.self, forKey: .parameterization)?.lowercased() ?? "standard" {
+        case "standard":
+            parameterization = .standard
+        case "ntk":
+            parameterization = .ntk(
+                weightScale: try c.decodeIfPresent(Double.self, forKey: .weightScale) ?? 1,
+                biasScale: try c.decodeIfPresent(Double.self, forKey: .biasScale) ?? 1)
+        case let other:
+            throw DecodingError.dataCorruptedError(
+                forKey: .parameterization, in: c,
+                debugDescription: "unknown parameterization \"\(other)\"; expected \"standard\" or \"ntk\"")
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: Key.self)
+        try c.encode(inputShape, forKey: .inputShape)
+        try c.encode(layers, forKey: .layers)
+        switch parameterization {
+        case .standard:
+            try c.encode("standard", forKey: .parameterization)
+        case let .ntk(weightScale, biasScale):
+            try c.encode("ntk", forKey: .parameterization)
+            try c.encode(weightScale, forKey: .weightScale)
+            try c.encode(biasScale, forKey: .biasScale)
+        }
+    }
+}

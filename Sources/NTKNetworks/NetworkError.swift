@@ -1,0 +1,32 @@
+import NTKLinearAlgebra
+
+/// Errors raised when building or running a network: every case names the offending thing
+/// and what was expected.
+public enum NetworkError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// A layer's configuration or input shape is invalid (`layer` is a path such as "3" or
+    /// "2.layers.1", `field` the PyTorch argument name).
+    case invalidLayer(layer: String, field: String, message: String)
+    /// A buffer or argument has the wrong size.
+    case sizeMismatch(name: String, got: Int, expected: String)
+    /// A cache or workspace is too small for the requested batch/block.
+    case capacityExceeded(name: String, requested: Int, capacity: Int)
+    /// A value that must be finite is NaN or infinite.
+    case nonFinite(name: String)
+    /// A BLAS/LAPACK call was refused.
+    case linearAlgebra(LinearAlgebraError)
+
+    public var description: String {
+        switch self {
+        case let .invalidLayer(layer, field, message):
+            return "layer \(layer), field \(field): \(message)"
+        case let .sizeMismatch(name, got, expected):
+            return "\(name) has size \(got), expected \(expected)"
+        case let .capacityExceeded(name, requested, capacity):
+            return "\(name): requested \(requested) exceeds the preallocated capacity \(capacity)"
+        case let .nonFinite(name):
+            return "\(name) contains NaN or infinite values; expected finite values"
+        case let .linearAlgebra(error):
+            return error.description
+        }
+    }
+}

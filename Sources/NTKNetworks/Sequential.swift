@@ -1,0 +1,171 @@
+import NTKLinearAlgebra
+
+/// A chain of layers f = f_{n−1} ∘ … ∘ f_0, itself a `Layer` (so it nests, e.g. as the body of
+/// a `Residual`). Layer k owns the parameter slice [offset_k, offset_k + P_k) of the chain's
+/// slice; its tensors are named with the PyTorch `nn.Sequential` index prefix ("k.weight").
+///
+/// Saved state: the intermediate activations a_1 … a_{n−1} ([b, features] each; the input and
+/// output belong to the caller), then each layer's own saved state. Scratch: two ping-pong
+/// buffers of [b, s, max intermediate features] for tangents/cotangents, then the largest
+/// scratch any layer needs.
+///
+/// - Complexity: the sum of the layers' costs; no allocation in any pass.
+public struct Sequential<Scalar: BLASScalar>: Layer {
+    public let layers: [any Layer<Scalar>]
+    public let inputShape: [Int]
+    public let outputShape: [Int]
+    /// Offset of layer k's parameter slice within this chain's slice (n + 1 entries).
+    public let parameterOffsets: [Int]
+    /// Per-example offsets of a_k (k = 1 … n−1) in the saved region (n entries, the last the total).
+    let activationOffsets: [Int]
+    let maxIntermediate: Int
+    /// Index of the first layer with parameters (n if none).
+    let firstParameterized: Int
+
+    /// Chains `layers`; each layer's input shape must equal the previous layer's output shape.
+    ///
+    /// - Throws: `NetworkError.invalidLayer` naming the first layer index whose input shape
+    ///   does not match, or if `layers` is empty.
+    public init(inputShape: [Int], layers: [any Layer<Scalar>]) throws {
+        guard !layers.isEmpty else {
+            throw NetworkError.invalidLayer(layer: "sequential", field: "layers", message: "got an empty list, expected at least one layer")
+        }
+        var shape = inputShape
+        var offsets = [0], actOffsets = [0]
+        var maxIntermediate = 0
+        for (k, layer) in layers.enumerated() {
+            guard layer.inputShape == shape else {
+                throw NetworkError.invalidLayer(
+                    layer: "\(k)", field: "input_shape",
+                    message: "the layer expects input shape \(layer.inputShape), but the previous output shape is \(shape)")
+            }
+            offsets.append(offsets[k] + layer.parameterCount)
+            shape = layer.outputShape
+            if k < layers.count - 1 {
+                actOffsets.append(actOffsets[k] + layer.outputSize)
+                maxIntermediate = max(maxIntermediate, layer.outputSize)
+            }
+        }
+        self.layers = layers
+        self.inputShape = inputShape
+        self.outputShape = shape
+        self.parameterOffsets = offsets
+        self.activationOffsets = actOffsets
+        self.maxIntermediate = maxIntermediate
+        self.firstParameterized = layers.firstIndex { $0.parameterCount > 0 } ?? layers.count
+    }
+
+    public var parameterCount: Int { parameterOffsets[layers.count] }
+
+    public var parameterTensors: [ParameterTensor] {
+        var tensors: [ParameterTensor] = []
+        for (k, layer) in layers.enumerated() {
+            for t in layer.parameterTensors {
+                tensors.append(ParameterTensor(name: "\(k).\(t.name)", shape: t.shape, offset: parameterOffsets[k] + t.offset))
+            }
+        }
+        return tensors
+    }
+
+    public func initialize(parameters: UnsafeMutableBufferPointer<Scalar>, using generator: inout SeededGenerator) {
+        for (k, layer) in layers.enumerated() {
+            layer.initialize(
+                parameters: UnsafeMutableBufferPointer(rebasing: parameters[parameterOffsets[k]..<parameterOffsets[k + 1]]),
+                using: &generator)
+        }
+    }
+
+    var intermediateCount: Int { activationOffsets[activationOffsets.count - 1] }
+
+    public func savedCount(batch: Int) -> Int {
+        var total = batch * intermediateCount
+        for layer in layers { total += layer.savedCount(batch: batch) }
+        return total
+    }
+
+    public func scratchCount(batch: Int, block: Int) -> Int {
+        var layerScratch = 0
+        for layer in layers { layerScratch = max(layerScratch, layer.scratchCount(batch: batch, block: block)) }
+        return 2 * batch * block * maxIntermediate + layerScratch
+    }
+
+    public func forward(
+        parameters: UnsafePointer<Scalar>, input: UnsafePointer<Scalar>, batch: Int,
+        output: UnsafeMutablePointer<Scalar>, saved: UnsafeMutablePointer<Scalar>
+    ) throws {
+        let n = layers.count
+        var layerSaved = saved + batch * intermediateCount
+        var x = input
+        for k in 0..<n {
+            let y = k == n - 1 ? output : saved + batch * activationOffsets[k]
+            try layers[k].forward(
+                parameters: parameters + parameterOffsets[k], input: x, batch: batch, output: y, saved: layerSaved)
+            layerSaved += layers[k].savedCount(batch: batch)
+            x = UnsafePointer(y)
+        }
+    }
+
+    /// The forward state of layer k given this chain's state and the start of layer k's saved region.
+    @inline(__always)
+    func state(of k: Int, in state: LayerState<Scalar>, layerSaved: UnsafePointer<Scalar>) -> LayerState<Scalar> {
+        let b = state.batch, n = layers.count
+        return LayerState(
+            parameters: state.parameters + parameterOffsets[k],
+            input: k == 0 ? state.input : state.saved + b * activationOffsets[k - 1],
+            output: k == n - 1 ? state.output : state.saved + b * activationOffsets[k],
+            saved: layerSaved, batch: b)
+    }
+
+    public func jvp(
+        _ state: LayerState<Scalar>, parameterTangents: UnsafePointer<Scalar>?, parameterStride: Int,
+        inputTangents: UnsafePointer<Scalar>?, block s: Int,
+        outputTangents: UnsafeMutablePointer<Scalar>, scratch: UnsafeMutablePointer<Scalar>
+    ) throws {
+        let b = state.batch, n = layers.count
+        // With a zero input tangent, the tangent stays zero until the first parameterized layer.
+        let start = inputTangents == nil ? firstParameterized : 0
+        if start == n || (inputTangents == nil && parameterTangents == nil) {
+            outputTangents.update(repeating: 0, count: b * s * outputSize)
+            return
+        }
+        let buffers = (scratch, scratch + b * s * maxIntermediate)
+        let layerScratch = scratch + 2 * b * s * maxIntermediate
+        var layerSaved = state.saved + b * intermediateCount
+        for k in 0..<start { layerSaved += layers[k].savedCount(batch: b) }
+        var tangentIn = inputTangents
+        for k in start..<n {
+            let tangentOut = k == n - 1 ? outputTangents : (k % 2 == 0 ? buffers.0 : buffers.1)
+            try layers[k].jvp(
+                self.state(of: k, in: state, layerSaved: layerSaved),
+                parameterTangents: parameterTangents.map { $0 + parameterOffsets[k] }, parameterStride: parameterStride,
+                inputTangents: tangentIn, block: s, outputTangents: tangentOut, scratch: layerScratch)
+            layerSaved += layers[k].savedCount(batch: b)
+            tangentIn = UnsafePointer(tangentOut)
+        }
+    }
+
+    public func vjp(
+        _ state: LayerState<Scalar>, outputCotangents: UnsafePointer<Scalar>, block s: Int,
+        parameterCotangents: UnsafeMutablePointer<Scalar>?, parameterStride: Int,
+        inputCotangents: UnsafeMutablePointer<Scalar>?, scratch: UnsafeMutablePointer<Scalar>
+    ) throws {
+        let b = state.batch, n = layers.count
+        // Without an input cotangent, nothing below the first parameterized layer is needed.
+        let stop = inputCotangents == nil ? firstParameterized : 0
+        if stop == n { return }
+        let buffers = (scratch, scratch + b * s * maxIntermediate)
+        let layerScratch = scratch + 2 * b * s * maxIntermediate
+        var layerSaved = state.saved + savedCount(batch: b)
+        var cotangentOut = outputCotangents
+        for k in stride(from: n - 1, through: stop, by: -1) {
+            layerSaved -= layers[k].savedCount(batch: b)
+            let cotangentIn: UnsafeMutablePointer<Scalar>? =
+                k == 0 ? inputCotangents : (k == stop ? nil : (k % 2 == 0 ? buffers.0 : buffers.1))
+            try layers[k].vjp(
+                self.state(of: k, in: state, layerSaved: layerSaved), outputCotangents: cotangentOut, block: s,
+                parameterCotangents: parameterCotangents.map { $0 + parameterOffsets[k] }, parameterStride: parameterStride,
+                inputCotangents: cotangentIn, scratch: layerScratch)
+            if let cotangentIn { cotangentOut = UnsafePointer(cotangentIn) }
+        }
+    }
+}
