@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "NTKLinearAlgebra", targets: ["NTKLinearAlgebra"]),
         .library(name: "NTKFourier", targets: ["NTKFourier"]),
         .library(name: "NTKNetworks", targets: ["NTKNetworks"]),
+        .library(name: "NTKSpectra", targets: ["NTKSpectra"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
@@ -34,11 +35,15 @@ let package = Package(
             ]),
         .target(name: "NTKFourier", dependencies: ["CFFTW"]),
         .target(name: "NTKNetworks", dependencies: ["NTKLinearAlgebra"]),
+        .target(name: "NTKSpectra", dependencies: ["NTKLinearAlgebra", "NTKNetworks"]),
 
         .testTarget(name: "NTKLinearAlgebraTests", dependencies: ["NTKLinearAlgebra"]),
         .testTarget(name: "NTKFourierTests", dependencies: ["NTKFourier", "NTKLinearAlgebra"]),
         .testTarget(
             name: "NTKNetworksTests", dependencies: ["NTKNetworks", "NTKLinearAlgebra"],
+            resources: [.copy("Fixtures")]),
+        .testTarget(
+            name: "NTKSpectraTests", dependencies: ["NTKSpectra", "NTKNetworks", "NTKLinearAlgebra"],
             resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v6]

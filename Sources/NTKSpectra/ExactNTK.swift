@@ -93,6 +93,7 @@ public struct ExactNTK: Sendable {
         let batch = min(batchSize, n)
         var tangents = [Double](repeating: 0, count: block * p)
         var out = [Double](repeating: 0, count: batch * block * kOut)
+        let ws = network.makeBlockWorkspace(batch: batch, block: block)
         var b0 = 0
         while b0 < n {
             let count = min(batch, n - b0)
@@ -105,7 +106,6 @@ public struct ExactNTK: Sendable {
             var p0 = 0
             while p0 < p {
                 let s = min(block, p - p0)
-                let ws = network.makeBlockWorkspace(batch: count, block: s)
                 for i in 0..<(s * p) { tangents[i] = 0 }
                 for t in 0..<s { tangents[t * p + p0 + t] = 1 }
                 try tangents.withUnsafeBufferPointer { tp in
