@@ -33,7 +33,9 @@ let package = Package(
             ]),
         .target(name: "NTKFourier", dependencies: ["CFFTW"]),
 
-        .testTarget(name: "NTKLinearAlgebraTests", dependencies: ["NTKLinearAlgebra"]),
+        .testTarget(
+            name: "NTKLinearAlgebraTests", dependencies: ["NTKLinearAlgebra"],
+            resources: [.copy("Fixtures")]),
         .testTarget(name: "NTKFourierTests", dependencies: ["NTKFourier", "NTKLinearAlgebra"]),
     ],
     swiftLanguageModes: [.v6]
