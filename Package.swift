@@ -37,7 +37,9 @@ let package = Package(
         .target(name: "NTKNetworks", dependencies: ["NTKLinearAlgebra"]),
         .target(name: "NTKSpectra", dependencies: ["NTKLinearAlgebra", "NTKNetworks"]),
 
-        .testTarget(name: "NTKLinearAlgebraTests", dependencies: ["NTKLinearAlgebra"]),
+        .testTarget(
+            name: "NTKLinearAlgebraTests", dependencies: ["NTKLinearAlgebra"],
+            resources: [.copy("Fixtures")]),
         .testTarget(name: "NTKFourierTests", dependencies: ["NTKFourier", "NTKLinearAlgebra"]),
         .testTarget(
             name: "NTKNetworksTests", dependencies: ["NTKNetworks", "NTKLinearAlgebra"],
