@@ -10,9 +10,11 @@ let package = Package(
         .library(name: "NTKFourier", targets: ["NTKFourier"]),
         .library(name: "NTKNetworks", targets: ["NTKNetworks"]),
         .library(name: "NTKSpectra", targets: ["NTKSpectra"]),
+        .executable(name: "ntk-spectra", targets: ["ntk-spectra"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     ],
     targets: [
         // System libraries (Debian: libopenblas-dev, liblapacke-dev, libfftw3-dev).
@@ -36,6 +38,13 @@ let package = Package(
         .target(name: "NTKFourier", dependencies: ["CFFTW"]),
         .target(name: "NTKNetworks", dependencies: ["NTKLinearAlgebra"]),
         .target(name: "NTKSpectra", dependencies: ["NTKLinearAlgebra", "NTKNetworks"]),
+        .target(
+            name: "NTKSpectraCLI",
+            dependencies: [
+                "NTKSpectra", "NTKNetworks", "NTKLinearAlgebra",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .executableTarget(name: "ntk-spectra", dependencies: ["NTKSpectraCLI"]),
 
         .testTarget(
             name: "NTKLinearAlgebraTests", dependencies: ["NTKLinearAlgebra"],

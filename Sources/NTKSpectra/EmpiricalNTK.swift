@@ -1,5 +1,4 @@
 import Foundation
-import NTKEstimation
 import NTKLinearAlgebra
 import NTKNetworks
 
@@ -20,7 +19,7 @@ import NTKNetworks
 /// Lanczos and all reductions, is Double.
 /// - Complexity: per block product ≈ 2·s·(VJP + JVP) flops over the n examples
 ///   (about 4 forward passes per vector for dense layers with cached activations).
-public final class EmpiricalNTK<Scalar: BLASScalar>: SymmetricOperator, @unchecked Sendable {
+public final class EmpiricalNTK<Scalar: BLASScalar>: @unchecked Sendable {
     public let network: Network<Scalar>
     /// Inputs, n × inputSize, in the network's precision.
     public let inputs: Matrix<Scalar>
@@ -36,11 +35,9 @@ public final class EmpiricalNTK<Scalar: BLASScalar>: SymmetricOperator, @uncheck
 
     private var caches: [ForwardCache<Scalar>] = []
     private var scratchCache: ForwardCache<Scalar>?
-    private var workspaces: [WorkspaceKey: BlockWorkspace<Scalar>] = [:]
+    private var workspaces: [Int: BlockWorkspace<Scalar>] = [:]
     private var parameterBlock: [Scalar] = []     // s_eff × P
     private var batchBlock: [Scalar] = []         // [batch, s_eff, k]
-
-    private struct WorkspaceKey: Hashable { let batch: Int; let block: Int }
 
     /// - Parameters:
     ///   - network: the network at the parameter state to measure (caches are tied to it:
@@ -60,23 +57,25 @@ public final class EmpiricalNTK<Scalar: BLASScalar>: SymmetricOperator, @uncheck
         self.inputs = inputs
         self.kind = kind
         self.batchSize = min(batchSize, inputs.rows)
-        // Estimate the cache size from one batch's cache.
-        let probe = try Self.forward(network, inputs, start: 0, count: self.batchSize)
-        let perBatch = probe.byteCount
         let batches = (inputs.rows + self.batchSize - 1) / self.batchSize
-        cachesAllBatches = perBatch.multipliedReportingOverflow(by: batches).partialValue <= cacheBudgetBytes
-            && !perBatch.multipliedReportingOverflow(by: batches).overflow
+        let perBatch = Self.cacheBytes(network, batch: self.batchSize)
+        let total = perBatch.multipliedReportingOverflow(by: batches)
+        cachesAllBatches = !total.overflow && total.partialValue <= cacheBudgetBytes
         if cachesAllBatches {
-            caches = [probe]
-            for b in 1..<batches {
+            for b in 0..<batches {
                 let (start, count) = batchRange(b)
                 caches.append(try Self.forward(network, inputs, start: start, count: count))
             }
             cost.forwardCalls += batches
         } else {
-            scratchCache = probe
-            cost.forwardCalls += 1
+            scratchCache = network.makeForwardCache(capacity: self.batchSize)
         }
+    }
+
+    /// Bytes of one forward cache of `batch` examples (inputs, outputs, saved activations).
+    public static func cacheBytes(_ network: Network<Scalar>, batch: Int) -> Int {
+        (batch * (network.inputSize + network.outputCount) + network.body.savedCount(batch: batch))
+            * MemoryLayout<Scalar>.stride
     }
 
     /// Batches as (start, count).
@@ -111,25 +110,21 @@ public final class EmpiricalNTK<Scalar: BLASScalar>: SymmetricOperator, @uncheck
     func cache(_ b: Int) throws -> ForwardCache<Scalar> {
         if cachesAllBatches { return caches[b] }
         let (start, count) = batchRange(b)
-        let scratch: ForwardCache<Scalar>
-        if let existing = scratchCache, count == batchSize {
-            scratch = existing
-            try inputs.storage.withUnsafeBufferPointer { p in
-                let slice = UnsafeBufferPointer(rebasing: p[(start * inputs.columns)..<((start + count) * inputs.columns)])
-                try network.forward(inputs: slice, batch: count, into: scratch)
-            }
-        } else {
-            scratch = try Self.forward(network, inputs, start: start, count: count)
+        let scratch = scratchCache ?? network.makeForwardCache(capacity: batchSize)
+        scratchCache = scratch
+        try inputs.storage.withUnsafeBufferPointer { p in
+            let slice = UnsafeBufferPointer(rebasing: p[(start * inputs.columns)..<((start + count) * inputs.columns)])
+            try network.forward(inputs: slice, batch: count, into: scratch)
         }
         cost.forwardCalls += 1
         return scratch
     }
 
-    func workspace(batch: Int, block: Int) -> BlockWorkspace<Scalar> {
-        let key = WorkspaceKey(batch: batch, block: block)
-        if let w = workspaces[key] { return w }
-        let w = network.makeBlockWorkspace(batch: batch, block: block)
-        workspaces[key] = w
+    /// The reusable scratch for derivative passes of block width `block` (any batch ≤ batchSize).
+    func workspace(block: Int) -> BlockWorkspace<Scalar> {
+        if let w = workspaces[block] { return w }
+        let w = network.makeBlockWorkspace(batch: batchSize, block: block)
+        workspaces[block] = w
         return w
     }
 
@@ -152,7 +147,7 @@ public final class EmpiricalNTK<Scalar: BLASScalar>: SymmetricOperator, @uncheck
             fillCotangents(input, first: first, count: count, width: width)
             // A batch with no nonzero cotangent contributes nothing (identity blocks, sparse probes).
             if batchBlock[0..<(count * width * k)].allSatisfy({ $0 == 0 }) { continue }
-            let ws = workspace(batch: count, block: width)
+            let ws = workspace(block: width)
             let c = try cache(b)
             try batchBlock.withUnsafeBufferPointer { cot in
                 try parameterBlock.withUnsafeMutableBufferPointer { g in
@@ -165,7 +160,7 @@ public final class EmpiricalNTK<Scalar: BLASScalar>: SymmetricOperator, @uncheck
         // Pass 2: U = J G.
         for b in 0..<batchCount {
             let (first, count) = batchRange(b)
-            let ws = workspace(batch: count, block: width)
+            let ws = workspace(block: width)
             let c = try cache(b)
             try parameterBlock.withUnsafeBufferPointer { g in
                 try batchBlock.withUnsafeMutableBufferPointer { out in
@@ -249,18 +244,24 @@ public final class EmpiricalNTK<Scalar: BLASScalar>: SymmetricOperator, @uncheck
         var diagonal = [Double](repeating: 0, count: examples * k)
         var gradients = [Scalar](repeating: 0, count: perBlock * k * p)
         var cotangents = [Scalar](repeating: 0, count: perBlock * perBlock * k * k)
+        let subCache = network.makeForwardCache(capacity: perBlock)
+        let ws = network.makeBlockWorkspace(batch: perBlock, block: perBlock * k)
         var first = 0
         while first < examples {
             let count = min(perBlock, examples - first)
             let s = count * k
-            let c = try Self.forward(network, inputs, start: first, count: count)
+            try inputs.storage.withUnsafeBufferPointer { p in
+                try network.forward(
+                    inputs: UnsafeBufferPointer(rebasing: p[(first * inputs.columns)..<((first + count) * inputs.columns)]),
+                    batch: count, into: subCache)
+            }
+            let c = subCache
             cost.forwardCalls += 1
             for i in 0..<(count * s * k) { cotangents[i] = 0 }
             for i in 0..<count {
                 for ch in 0..<k { cotangents[(i * s + i * k + ch) * k + ch] = 1 }
             }
             for i in 0..<(s * p) { gradients[i] = 0 }
-            let ws = workspace(batch: count, block: s)
             try cotangents.withUnsafeBufferPointer { cp in
                 try gradients.withUnsafeMutableBufferPointer { gp in
                     try network.vjp(cache: c, outputCotangents: cp.baseAddress!, block: s, workspace: ws,

@@ -1,0 +1,84 @@
+import ArgumentParser
+import Foundation
+import NTKLinearAlgebra
+import NTKNetworks
+import NTKSpectra
+
+/// `ntk-spectra exact`: the dense NTK spectrum in Double (validation path).
+public struct ExactCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "exact",
+        abstract: "Exact NTK trace, entropy and spectrum (dense kernel, LAPACK dsyevd, Double).")
+
+    @OptionGroup public var model: ModelOptions
+    @OptionGroup public var kernel: KernelOptions
+
+    @Option(name: .long, help: "Largest dense object allowed, in MiB.")
+    public var memoryBudget: Int = 8192
+
+    @Option(name: .long, help: "Also write the eigenvalues (ascending) to this .npy file.")
+    public var eigenvaluesOut: String?
+
+    public init() {}
+
+    public func run() throws {
+        try BLASThreads.set(ProcessInfo.processInfo.activeProcessorCount)
+        let spec = try model.spec()
+        let network = try model.network(Double.self, spec: spec)
+        let inputs = try model.inputMatrix(Double.self, inputShape: network.inputShape)
+        let exact = ExactNTK(kind: kernel.kernel, batchSize: kernel.batchSize, memoryBudgetBytes: memoryBudget << 20)
+        let result = try exact.spectrum(network: network, inputs: inputs)
+        if let path = eigenvaluesOut {
+            try NPY.write(shape: [result.eigenvalues.count], values: result.eigenvalues, to: URL(fileURLWithPath: path))
+        }
+        let fields = ExactReport(result: result, network: network, examples: inputs.rows, kind: kernel.kernel).fields
+        switch kernel.format {
+        case .json: printJSON(fields)
+        case .table: printTable(title: "Exact NTK (\(kernel.kernel.rawValue) kernel)", fields)
+        }
+    }
+}
+
+/// The JSON fields of an exact result (public interface: `trace`, `entropy`, `dimension`,
+/// `parameter_count`, `n`, `outputs` and more).
+struct ExactReport {
+    var fields: [String: JSONValue]
+
+    init(result: ExactNTK.Result, network: Network<Double>, examples: Int, kind: KernelKind) {
+        let s = result.statistics
+        fields = [
+            "trace": .number(s.trace),
+            "trace_per_sample": .number(s.trace / Double(examples)),
+            "trace_mean_diagonal": .number(s.trace / Double(max(s.dimension, 1))),
+            "entropy": .number(s.entropy),
+            "entropy_normalized": .number(s.normalizedEntropy),
+            "effective_rank": .number(s.effectiveRank),
+            "participation_ratio": .number(s.participationRatio),
+            "top_eigenvalue": .number(s.topEigenvalue),
+            "clipped_negative_mass": .number(s.clippedNegativeMass),
+            "dimension": .integer(s.dimension),
+            "parameter_count": .integer(network.parameterCount),
+            "n": .integer(examples),
+            "outputs": .integer(network.outputCount),
+            "kernel": .string(kind.rawValue),
+            "route": .string(result.route.rawValue),
+            "seconds": .number(result.cost.seconds),
+            "precision": "double",
+        ]
+    }
+}
+
+/// A two-column table on stdout, keys sorted.
+func printTable(title: String, _ fields: [String: JSONValue]) {
+    print(title)
+    let width = fields.keys.map(\.count).max() ?? 0
+    for key in fields.keys.sorted() {
+        let value: String
+        switch fields[key]! {
+        case let .number(x): value = x.isFinite ? String(format: "%.10g", x) : "—"
+        case let .string(s): value = s
+        default: value = fields[key]!.encoded()
+        }
+        print("  " + key.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + value)
+    }
+}

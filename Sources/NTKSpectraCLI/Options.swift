@@ -1,0 +1,133 @@
+import ArgumentParser
+import Foundation
+import NTKLinearAlgebra
+import NTKNetworks
+import NTKSpectra
+
+/// Arithmetic of the network passes.
+public enum Precision: String, ExpressibleByArgument, CaseIterable, Sendable {
+    case float, double
+}
+
+/// How results are printed.
+public enum OutputFormat: String, ExpressibleByArgument, CaseIterable, Sendable {
+    case table, json
+}
+
+extension KernelKind: ExpressibleByArgument {}
+
+/// The network and data every kernel command reads.
+public struct ModelOptions: ParsableArguments {
+    @Option(name: .long, help: "Model spec (JSON, layers in the style of PyTorch's nn.Sequential).")
+    public var model: String
+
+    @Option(name: .long, help: "Weights (safetensors, PyTorch state_dict names). Without it the network is initialized from --seed.")
+    public var weights: String?
+
+    @Option(name: .long, help: "Inputs (.npy, float32/float64, shape [n, ...] matching the model's input shape).")
+    public var inputs: String
+
+    @Option(name: .long, help: "Use only the first N inputs.")
+    public var maxInputs: Int?
+
+    @Option(name: .long, help: "Random seed (initialization without --weights, probes).")
+    public var seed: UInt64 = 0
+
+    public init() {}
+
+    public func validate() throws {
+        if let m = maxInputs, m < 1 { throw ValidationError("--max-inputs must be at least 1, got \(m)") }
+    }
+
+    /// The spec, read and decoded.
+    public func spec() throws -> ModelSpec {
+        let data = try readFile(model, what: "model spec")
+        do { return try ModelSpec.decode(json: data) } catch {
+            throw CLIError.invalidFile(model, "\(error)")
+        }
+    }
+
+    /// The network in the requested precision, with weights loaded when given.
+    public func network<Scalar: BLASScalar>(_: Scalar.Type, spec: ModelSpec) throws -> Network<Scalar> {
+        var net: Network<Scalar>
+        do { net = try spec.makeNetwork(Scalar.self, seed: seed) } catch {
+            throw CLIError.invalidFile(model, "\(error)")
+        }
+        if let weights {
+            guard FileManager.default.fileExists(atPath: weights) else { throw CLIError.missingFile(weights, "weights") }
+            do { try net.loadParameters(contentsOf: URL(fileURLWithPath: weights)) } catch {
+                throw CLIError.invalidFile(weights, "\(error)")
+            }
+        }
+        return net
+    }
+
+    /// Inputs as an n × inputSize matrix (checked against the model's input shape).
+    public func inputMatrix<Scalar: BLASScalar>(_: Scalar.Type, inputShape: [Int]) throws -> Matrix<Scalar> {
+        guard FileManager.default.fileExists(atPath: inputs) else { throw CLIError.missingFile(inputs, "inputs") }
+        let array: NPYArray
+        do { array = try NPY.read(URL(fileURLWithPath: inputs), requireFinite: true) } catch {
+            throw CLIError.invalidFile(inputs, "\(error)")
+        }
+        let perExample = inputShape.reduce(1, *)
+        guard let n = array.shape.first, n > 0, array.values.count == n * perExample else {
+            throw CLIError.invalidFile(
+                inputs, "shape \(array.shape) does not hold examples of shape \(inputShape) (expected [n] + \(inputShape) or [n, \(perExample)])")
+        }
+        let rows = min(n, maxInputs ?? n)
+        return try Matrix(rows: rows, columns: perExample,
+                          storage: array.values[0..<(rows * perExample)].map { Scalar($0) })
+    }
+}
+
+/// Kernel options shared by exact and estimated paths.
+public struct KernelOptions: ParsableArguments {
+    @Option(name: .long, help: "full: (n·k)×(n·k) kernel; traced: n×n kernel summed over outputs.")
+    public var kernel: KernelKind = .full
+
+    @Option(name: .long, help: "Examples per batch when streaming the data.")
+    public var batchSize: Int = 256
+
+    @Option(name: .long, help: "Output format: table or json.")
+    public var format: OutputFormat = .table
+
+    public init() {}
+
+    public func validate() throws {
+        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
+    }
+}
+
+/// Errors of the command-line layer, each naming the file or option and what was expected.
+public enum CLIError: Error, CustomStringConvertible, Equatable {
+    case missingFile(String, String)
+    case invalidFile(String, String)
+    case invalidOption(String, String)
+    case failed(String)
+
+    public var description: String {
+        switch self {
+        case let .missingFile(path, what): return "\(what) file '\(path)' does not exist"
+        case let .invalidFile(path, why): return "cannot use '\(path)': \(why)"
+        case let .invalidOption(option, expected): return "invalid \(option): expected \(expected)"
+        case let .failed(why): return why
+        }
+    }
+}
+
+func readFile(_ path: String, what: String) throws -> Data {
+    guard FileManager.default.fileExists(atPath: path) else { throw CLIError.missingFile(path, what) }
+    do { return try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+        throw CLIError.invalidFile(path, "unreadable (\(error.localizedDescription))")
+    }
+}
+
+/// Progress lines on stderr.
+func progress(_ message: String) {
+    FileHandle.standardError.write(Data((message + "\n").utf8))
+}
+
+/// One JSON object on stdout, keys sorted, no NaN (non-finite values are encoded as null).
+func printJSON(_ object: [String: JSONValue]) {
+    print(JSONValue.object(object).encoded())
+}

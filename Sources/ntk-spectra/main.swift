@@ -1,0 +1,4 @@
+import Foundation
+import NTKSpectraCLI
+
+exit(NTKSpectraCommand.run(arguments: Array(CommandLine.arguments.dropFirst())))
