@@ -56,6 +56,7 @@ let package = Package(
         .testTarget(
             name: "NTKSpectraTests", dependencies: ["NTKSpectra", "NTKNetworks", "NTKLinearAlgebra"],
             resources: [.copy("Fixtures")]),
+        .testTarget(name: "NTKSpectraCLITests", dependencies: ["NTKSpectraCLI", "NTKLinearAlgebra"]),
     ],
     swiftLanguageModes: [.v6]
 )
