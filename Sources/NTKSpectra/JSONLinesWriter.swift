@@ -1,0 +1,58 @@
+import Foundation
+
+/// Appends one JSON object per line to a file, each with a single `write(2)` so a process
+/// killed at any moment leaves every complete record on disk (no user-space buffering).
+///
+/// Opening an existing file resumes it: records already there are kept, and a partial last
+/// line (a record interrupted mid-write) is cut off so the file stays valid JSON Lines.
+public final class JSONLinesWriter: @unchecked Sendable {
+    public let url: URL
+    private let handle: FileHandle
+    /// Complete records in the file when it was opened.
+    public let existingRecords: Int
+
+    /// Opens (creating if needed) `url` for appending.
+    /// - Parameter truncate: start a new file instead of resuming.
+    public init(url: URL, truncate: Bool = false) throws {
+        self.url = url
+        let fm = FileManager.default
+        try fm.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        if truncate || !fm.fileExists(atPath: url.path) {
+            guard fm.createFile(atPath: url.path, contents: nil) else {
+                throw NTKError.invalidOption("output file", "a writable path, got \(url.path)")
+            }
+        }
+        handle = try FileHandle(forUpdating: url)
+        let data = try handle.readToEnd() ?? Data()
+        var keep = data.count
+        if let last = data.lastIndex(of: UInt8(ascii: "\n")) {
+            keep = last + 1
+        } else {
+            keep = 0
+        }
+        if keep != data.count { try handle.truncate(atOffset: UInt64(keep)) }
+        existingRecords = data[0..<keep].reduce(0) { $0 + ($1 == UInt8(ascii: "\n") ? 1 : 0) }
+        try handle.seekToEnd()
+    }
+
+    deinit { try? handle.close() }
+
+    /// Writes one record (one line) and returns once the kernel has it.
+    public func append(_ record: [String: JSONValue]) throws {
+        try handle.write(contentsOf: Data((JSONValue.object(record).encoded() + "\n").utf8))
+    }
+
+    /// Forces the records to stable storage (survives a machine crash, not only a process kill).
+    public func synchronize() throws { try handle.synchronize() }
+
+    /// Reads the complete records of a JSON Lines file.
+    public static func read(_ url: URL) throws -> [[String: Any]] {
+        let text = try String(contentsOf: url, encoding: .utf8)
+        return try text.split(separator: "\n", omittingEmptySubsequences: true).map { line in
+            guard let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
+                throw NTKError.invalidOption("record", "a JSON object per line in \(url.path)")
+            }
+            return object
+        }
+    }
+}
