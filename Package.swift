@@ -8,6 +8,7 @@ let package = Package(
     products: [
         .library(name: "NTKLinearAlgebra", targets: ["NTKLinearAlgebra"]),
         .library(name: "NTKFourier", targets: ["NTKFourier"]),
+        .library(name: "NTKDatasets", targets: ["NTKDatasets"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
@@ -32,11 +33,16 @@ let package = Package(
                 .product(name: "RealModule", package: "swift-numerics"),
             ]),
         .target(name: "NTKFourier", dependencies: ["CFFTW"]),
+        .target(
+            name: "NTKDatasets", dependencies: ["NTKLinearAlgebra"],
+            exclude: ["Resources/make_resources.py"],
+            resources: [.copy("Resources")]),
 
         .testTarget(
             name: "NTKLinearAlgebraTests", dependencies: ["NTKLinearAlgebra"],
             resources: [.copy("Fixtures")]),
         .testTarget(name: "NTKFourierTests", dependencies: ["NTKFourier", "NTKLinearAlgebra"]),
+        .testTarget(name: "NTKDatasetsTests", dependencies: ["NTKDatasets", "NTKLinearAlgebra"]),
     ],
     swiftLanguageModes: [.v6]
 )
