@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "NTKNetworks", targets: ["NTKNetworks"]),
         .library(name: "NTKSpectra", targets: ["NTKSpectra"]),
         .executable(name: "ntk-spectra", targets: ["ntk-spectra"]),
+        .library(name: "NTKDatasets", targets: ["NTKDatasets"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
@@ -41,10 +42,14 @@ let package = Package(
         .target(
             name: "NTKSpectraCLI",
             dependencies: [
-                "NTKSpectra", "NTKNetworks", "NTKLinearAlgebra",
+                "NTKSpectra", "NTKNetworks", "NTKDatasets", "NTKLinearAlgebra",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "ntk-spectra", dependencies: ["NTKSpectraCLI"]),
+        .target(
+            name: "NTKDatasets", dependencies: ["NTKLinearAlgebra"],
+            exclude: ["Resources/make_resources.py"],
+            resources: [.copy("Resources")]),
 
         .testTarget(
             name: "NTKLinearAlgebraTests", dependencies: ["NTKLinearAlgebra"],
@@ -57,6 +62,7 @@ let package = Package(
             name: "NTKSpectraTests", dependencies: ["NTKSpectra", "NTKNetworks", "NTKLinearAlgebra"],
             resources: [.copy("Fixtures")]),
         .testTarget(name: "NTKSpectraCLITests", dependencies: ["NTKSpectraCLI", "NTKLinearAlgebra"]),
+        .testTarget(name: "NTKDatasetsTests", dependencies: ["NTKDatasets", "NTKLinearAlgebra"]),
     ],
     swiftLanguageModes: [.v6]
 )
