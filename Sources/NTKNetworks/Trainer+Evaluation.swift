@@ -17,7 +17,7 @@ extension Trainer {
         guard batchSize >= 1 else {
             throw TrainingError.invalidOption(name: "batchSize", value: "\(batchSize)", expected: "a count ≥ 1")
         }
-        try Self.checkData(inputs: inputs, targets: targets, network: network, loss: loss)
+        try loss.checkData(inputs: inputs, targets: targets, network: network)
         let clock = ContinuousClock()
         let start = clock.now
         let n = inputs.rows, inputSize = network.inputSize, k = network.outputCount

@@ -72,7 +72,7 @@ public struct Trainer<Algorithm: Optimizer>: Sendable {
     ) throws -> TrainingReport<Algorithm> {
         try validate()
         let n = inputs.rows, inputSize = network.inputSize, k = network.outputCount, P = network.parameterCount
-        try Self.checkData(inputs: inputs, targets: targets, network: network, loss: loss)
+        try loss.checkData(inputs: inputs, targets: targets, network: network)
         let batchCapacity = min(batchSize, n)
         let stepsPerEpoch = dropLast ? n / batchSize : (n + batchSize - 1) / batchSize
         guard stepsPerEpoch > 0 else {
@@ -184,30 +184,6 @@ public struct Trainer<Algorithm: Optimizer>: Sendable {
     }
 
     // MARK: Helpers
-
-    /// Checks shapes and finiteness of a data set against a network and a loss.
-    static func checkData(inputs: Matrix<Scalar>, targets: Matrix<Scalar>, network: Network<Scalar>, loss: Loss) throws {
-        guard network.parameterCount > 0 else {
-            throw TrainingError.shapeMismatch(name: "network parameters", got: "0 elements", expected: "a network with trainable parameters")
-        }
-        guard inputs.rows > 0 else {
-            throw TrainingError.shapeMismatch(name: "inputs", got: "[\(inputs.rows), \(inputs.columns)]", expected: "at least one example")
-        }
-        guard inputs.columns == network.inputSize else {
-            throw TrainingError.shapeMismatch(
-                name: "inputs", got: "[\(inputs.rows), \(inputs.columns)]",
-                expected: "[n, \(network.inputSize)] (the network's input size)")
-        }
-        guard targets.rows == inputs.rows, targets.columns == network.outputCount else {
-            throw TrainingError.shapeMismatch(
-                name: "targets", got: "[\(targets.rows), \(targets.columns)]",
-                expected: "[\(inputs.rows), \(network.outputCount)] (one row per input, the network's output count)")
-        }
-        guard inputs.isFinite else { throw TrainingError.nonFinite(name: "inputs") }
-        try targets.storage.withUnsafeBufferPointer {
-            try loss.validate(targets: $0, batch: targets.rows, outputCount: targets.columns)
-        }
-    }
 
     /// In-place Fisher–Yates shuffle with unbiased bounded draws (Knuth, TAOCP vol. 2, 3.4.2).
     static func shuffle(_ order: inout [Int], using generator: inout SeededGenerator) {
