@@ -101,7 +101,7 @@ public struct Trainer<Algorithm: Optimizer>: Sendable {
         let clock = ContinuousClock()
         var trainingTime = Duration.zero, callbackTime = Duration.zero
         var segmentStart = clock.now
-        var step = 0, examplesSeen = 0, epochsCompleted = 0
+        var step = 0, examplesSeen = 0, epochsCompleted = 0, currentEpoch = 0
         var epochLosses: [Double] = []
         epochLosses.reserveCapacity(epochs)
         var lastBatchLoss: Double?
@@ -135,6 +135,7 @@ public struct Trainer<Algorithm: Optimizer>: Sendable {
         try inputs.storage.withUnsafeBufferPointer { x in
             try targets.storage.withUnsafeBufferPointer { y in
                 epochLoop: for epoch in 0..<epochs where !stopRequested {
+                    currentEpoch = epoch
                     if shuffle { Self.shuffle(&order, using: &generator) }
                     var epochSum = 0.0, epochCount = 0
                     for batchIndex in 0..<stepsPerEpoch {
@@ -176,7 +177,7 @@ public struct Trainer<Algorithm: Optimizer>: Sendable {
                 }
             }
         }
-        _ = try notify(.trainingEnd, epoch: max(epochsCompleted - 1, 0), epochLoss: epochLosses.last)
+        _ = try notify(.trainingEnd, epoch: currentEpoch, epochLoss: epochLosses.last)
         return TrainingReport(
             steps: step, epochsCompleted: epochsCompleted, examplesSeen: examplesSeen, epochLosses: epochLosses,
             lastBatchLoss: lastBatchLoss, stoppedEarly: stopRequested && epochsCompleted < epochs, optimizer: optimizer,

@@ -415,7 +415,30 @@ import Testing
         #expect(stepEnds == Array(1...steps))
         #expect(observer.events.filter { $0.event == .epochEnd }.count == epochs)
         #expect(observer.events.last?.event == .trainingEnd)
+        #expect(observer.events.last?.epoch == (stopAt - 1) / 3)
         #expect(observer.parametersAtSteps.last == network.parameters)
+    }
+
+    @Test func dropLastAndFixedOrder() throws {
+        let (x, y) = Self.blobs(count: 10, seed: 91)
+        let initial: Network<Double> = try .mlp(inputSize: 2, hiddenSizes: [3], outputSize: 2, seed: 10)
+        var network = initial
+        let dropping = Trainer(epochs: 3, batchSize: 4, loss: .softmaxCrossEntropy, optimizer: SGD<Double>(learningRate: 0.1), dropLast: true)
+        let report = try dropping.train(network: &network, inputs: x, targets: y)
+        // ⌊10/4⌋ = 2 steps of 4 examples per epoch.
+        #expect(report.steps == 6 && report.examplesSeen == 24 && report.epochsCompleted == 3)
+        // Without shuffling, one full-batch epoch over the first 4 rows equals one gradient step
+        // on those rows, whatever the seed.
+        let first4 = try Matrix<Double>(rows: 4, columns: 2, storage: Array(x.storage.prefix(8)))
+        let targets4 = try Matrix<Double>(rows: 4, columns: 2, storage: Array(y.storage.prefix(8)))
+        let (_, gradient) = try Loss.softmaxCrossEntropy.gradient(of: initial, inputs: first4, targets: targets4)
+        network = initial
+        let ordered = Trainer(epochs: 1, batchSize: 4, seed: 99, loss: .softmaxCrossEntropy, optimizer: SGD<Double>(learningRate: 0.3), shuffle: false, dropLast: true)
+        let one = try ordered.train(network: &network, inputs: x, targets: y, callbacks: [Recorder(stopAtStep: 1)])
+        #expect(one.steps == 1 && one.stoppedEarly)
+        let expected = zip(initial.parameters, gradient).map { $0 - 0.3 * $1 }
+        // Same batch in the same order: the same arithmetic up to the 0.3·g rounding.
+        #expect(Self.maxAbs(network.parameters, expected) <= 4 * Self.epsilon * 4)
     }
 
     @Test func evaluationReportsAccuracyOnlyForClassificationTargets() throws {
