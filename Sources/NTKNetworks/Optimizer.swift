@@ -1,0 +1,56 @@
+import NTKLinearAlgebra
+
+/// A first-order optimizer: a value holding its hyper-parameters and its state (momentum
+/// buffers, step count), updating a flat parameter vector θ ∈ R^P in place from a gradient
+/// g = ∂L/∂θ of the same layout.
+///
+/// State buffers are allocated on the first step (P elements each) and reused afterwards, so
+/// every later step allocates nothing. Hyper-parameters are `Double` (as PyTorch's Python
+/// floats) and converted to `Scalar` once per step; the update itself runs in `Scalar`, like
+/// PyTorch's in-place tensor updates.
+public protocol Optimizer<Scalar>: Sendable {
+    associatedtype Scalar: BLASScalar
+
+    /// The step size η (settable, e.g. for a schedule).
+    var learningRate: Double { get set }
+    /// Number of steps taken since creation or the last `reset()`.
+    var stepCount: Int { get }
+
+    /// Checks the hyper-parameters.
+    /// - Throws: `TrainingError.invalidOption` naming the option and its valid range.
+    func validate() throws
+
+    /// θ ← update(θ, g) in place.
+    /// - Throws: `TrainingError.shapeMismatch` if the gradient and parameter counts differ or
+    ///   change between steps, `.nonFinite` for a NaN/∞ gradient, `.invalidOption` for bad
+    ///   hyper-parameters. θ is unchanged when it throws.
+    /// - Complexity: O(P), allocation-free after the first step.
+    mutating func step(parameters: inout [Scalar], gradient: [Scalar]) throws
+
+    /// Forgets the state (buffers and step count); hyper-parameters are kept.
+    mutating func reset()
+}
+
+extension Optimizer {
+    /// Common argument checks of `step`: sizes agree with each other and with the state
+    /// (`stateCount`, 0 before the first step), and the gradient is finite.
+    func checkStep(parameters: [Scalar], gradient: [Scalar], stateCount: Int) throws {
+        guard gradient.count == parameters.count else {
+            throw TrainingError.shapeMismatch(
+                name: "gradient", got: "\(gradient.count) elements", expected: "the parameter count \(parameters.count)")
+        }
+        guard stateCount == 0 || stateCount == parameters.count else {
+            throw TrainingError.shapeMismatch(
+                name: "parameters", got: "\(parameters.count) elements",
+                expected: "\(stateCount) elements, the size of the optimizer state (call reset() for a new network)")
+        }
+        guard gradient.allSatisfy({ $0.isFinite }) else { throw TrainingError.nonFinite(name: "gradient") }
+    }
+
+    /// Throws unless `value` is finite and `valid`.
+    static func check(_ name: String, _ value: Double, _ valid: Bool, expected: String) throws {
+        guard value.isFinite, valid else {
+            throw TrainingError.invalidOption(name: name, value: "\(value)", expected: expected)
+        }
+    }
+}
