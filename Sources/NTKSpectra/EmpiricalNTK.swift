@@ -1,4 +1,5 @@
 import Foundation
+import NTKEstimation
 import NTKLinearAlgebra
 import NTKNetworks
 
@@ -19,7 +20,7 @@ import NTKNetworks
 /// Lanczos and all reductions, is Double.
 /// - Complexity: per block product ≈ 2·s·(VJP + JVP) flops over the n examples
 ///   (about 4 forward passes per vector for dense layers with cached activations).
-public final class EmpiricalNTK<Scalar: BLASScalar>: @unchecked Sendable {
+public final class EmpiricalNTK<Scalar: BLASScalar>: SymmetricOperator, @unchecked Sendable {
     public let network: Network<Scalar>
     /// Inputs, n × inputSize, in the network's precision.
     public let inputs: Matrix<Scalar>

@@ -52,3 +52,26 @@ extension JSONValue: ExpressibleByFloatLiteral, ExpressibleByIntegerLiteral, Exp
     public init(stringLiteral value: String) { self = .string(value) }
     public init(booleanLiteral value: Bool) { self = .bool(value) }
 }
+
+extension JSONValue {
+    /// The value as a Double (numbers and integers), else nil.
+    public var doubleValue: Double? {
+        switch self {
+        case let .number(x): return x
+        case let .integer(i): return Double(i)
+        default: return nil
+        }
+    }
+
+    /// The value as an Int (integers only), else nil.
+    public var intValue: Int? {
+        if case let .integer(i) = self { return i }
+        return nil
+    }
+
+    /// The value as a Bool, else nil.
+    public var boolValue: Bool? {
+        if case let .bool(b) = self { return b }
+        return nil
+    }
+}

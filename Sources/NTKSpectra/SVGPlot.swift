@@ -47,7 +47,7 @@ public struct LinePlot: Sendable {
     }
 
     /// Okabe–Ito colour-blind-safe palette.
-    static let palette = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442"]
+    public static let palette = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442"]
 
     /// The drawable points of the plot (finite, and positive on log axes).
     func usable(_ p: (x: Double, y: Double)) -> Bool {

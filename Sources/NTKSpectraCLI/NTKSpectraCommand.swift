@@ -6,7 +6,8 @@ public struct NTKSpectraCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "ntk-spectra",
         abstract: "Matrix-free spectra (trace, entropy, density) of the empirical neural tangent kernel.",
-        subcommands: [ExactCommand.self])
+        subcommands: [DemoCommand.self, TrainCommand.self, EstimateCommand.self, ExactCommand.self, ValidateCommand.self,
+                      DensityCommand.self, BenchCommand.self])
 
     public init() {}
 

@@ -84,3 +84,72 @@ struct CLITests {
         #expect(try Self.run(["exact", "--model", broken.path, "--inputs", Self.path("mlp_inputs.npy")]).code == 1)
     }
 }
+
+/// The monitor's records survive the process being killed between (or during) records, and a
+/// later run resumes appending.
+@Suite("Monitor records survive a killed process")
+struct MonitorKillTests {
+    @Test func recordsSurviveSIGKILLAndRunsResume() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ntk-kill-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let records = directory.appendingPathComponent("records.jsonl")
+        let arguments = [
+            "train", "--dataset", "moons", "--samples", "200", "--hidden", "8", "--epochs", "400",
+            "--batch-size", "16", "--monitor-every", "1", "--monitor-examples", "8", "--monitor-matvecs", "16",
+            "--lr", "0.05", "--output", directory.path,
+        ]
+        let process = Process()
+        process.executableURL = try CLITests.executable
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        // Wait until a few records exist, then kill without warning.
+        let deadline = Date().addingTimeInterval(120)
+        var lines = 0
+        while Date() < deadline {
+            if let text = try? String(contentsOf: records, encoding: .utf8) { lines = text.filter { $0 == "\n" }.count }
+            if lines >= 4 { break }
+            usleep(20_000)
+        }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        #expect(process.terminationReason == .uncaughtSignal)
+        #expect(lines >= 4, "the monitor wrote \(lines) records before the deadline")
+
+        // Every complete line is a record with the public fields; a torn last line is the only
+        // thing that may be lost, and reopening the file cuts it.
+        let text = try String(contentsOf: records, encoding: .utf8)
+        let complete = text.split(separator: "\n", omittingEmptySubsequences: true)
+            .prefix(text.hasSuffix("\n") ? Int.max : max(0, text.split(separator: "\n").count - 1))
+        #expect(complete.count >= 4)
+        var lastStep = -1
+        for line in complete {
+            let object = try #require((try JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any])
+            for key in ["step", "trace", "entropy", "entropy_stderr", "matvecs", "effective_rank", "top_eigenvalue"] {
+                #expect(object[key] != nil, "record lacks \(key)")
+            }
+            let step = try #require(object["step"] as? Int)
+            #expect(step > lastStep)
+            lastStep = step
+        }
+
+        // Resume: a short second run appends after the surviving records.
+        let resumed = try CLITests.run(arguments.map { $0 == "400" ? "1" : $0 } + ["--resume"])
+        #expect(resumed.code == 0, "\(resumed.stderr)")
+        let after = try JSONLinesWriterReader.records(records)
+        #expect(after.count > complete.count)
+        #expect(after.prefix(complete.count).map { $0["step"] as? Int } == complete.map {
+            ((try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any])?["step"] as? Int
+        })
+    }
+}
+
+/// Reads JSON Lines records for the test.
+enum JSONLinesWriterReader {
+    static func records(_ url: URL) throws -> [[String: Any]] {
+        try String(contentsOf: url, encoding: .utf8).split(separator: "\n").map {
+            try #require((try JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any])
+        }
+    }
+}

@@ -1,0 +1,169 @@
+import Foundation
+import NTKEstimation
+import NTKLinearAlgebra
+import NTKNetworks
+
+/// The collective variables of training measured on the NTK of a network over a probe set
+/// (arXiv:2410.07451): trace (exact, from per-example gradient norms), spectral entropy of
+/// the trace-normalized kernel with its error bar, normalized entropy S/ln N, effective rank
+/// exp(S), participation ratio T²/tr K², top eigenvalues, and kernel–target alignment
+/// yᵀKy / (‖K‖_F ‖y‖²) (Cristianini et al. 2002) when targets are given.
+public struct CollectiveVariables: Sendable {
+    public var kind: KernelKind
+    public var dimension: Int
+    public var examples: Int
+    public var outputs: Int
+    public var parameterCount: Int
+    /// tr K, exact.
+    public var trace: Double
+    public var entropy: MonteCarloEstimate
+    public var effectiveRank: MonteCarloEstimate
+    public var participationRatio: MonteCarloEstimate
+    public var topEigenvalues: [Double]
+    public var topResidualNorms: [Double]
+    public var alignment: Double?
+    public var deflationRank: Int
+    public var probes: Int
+    public var lanczosDepth: Double
+    /// "structured" or "jvp_vjp".
+    public var operatorName: String
+    public var precision: String
+    /// NTK products spent (vectors), passes over the probe set, and wall-clock seconds.
+    public var matvecs: Int
+    public var dataPasses: Int
+    public var seconds: Double
+
+    public var tracePerSample: Double { trace / Double(examples) }
+
+    /// Round-off of the network arithmetic in the entropy, 100·√N·ε·|S| (ε of the network's
+    /// precision), which the statistical interval does not describe.
+    public var roundoffAllowance: Double {
+        let epsilon = precision == Float.precisionName ? Double(Float.ulpOfOne) : Double.ulpOfOne
+        return 100 * Double(dimension).squareRoot() * epsilon * abs(entropy.value)
+    }
+
+    /// Whether `exactEntropy` lies in the reported interval widened by the deterministic
+    /// Lanczos bias bound and the round-off allowance.
+    public func entropyIntervalCovers(_ exactEntropy: Double) -> Bool {
+        let slack = (entropy.biasBound ?? 0) + roundoffAllowance
+        return exactEntropy >= entropy.lower - slack && exactEntropy <= entropy.upper + slack
+    }
+    public var normalizedEntropy: Double { dimension > 1 ? entropy.value / Double.log(Double(dimension)) : 0 }
+
+    /// The JSON fields (public interface: `trace`, `entropy`, `dimension`, `parameter_count`,
+    /// `n`, `outputs`, `trace_stderr`, `entropy_stderr`, `matvecs`, `data_passes`, `seconds`, …).
+    public var fields: [String: JSONValue] {
+        var f: [String: JSONValue] = [
+            "kernel": .string(kind.rawValue),
+            "dimension": .integer(dimension),
+            "n": .integer(examples),
+            "outputs": .integer(outputs),
+            "parameter_count": .integer(parameterCount),
+            "trace": .number(trace),
+            "trace_stderr": .number(0),
+            "trace_exact": .bool(true),
+            "trace_per_sample": .number(tracePerSample),
+            "trace_mean_diagonal": .number(trace / Double(max(dimension, 1))),
+            "entropy": .number(entropy.value),
+            "entropy_stderr": .number(entropy.standardError),
+            "entropy_lower": .number(entropy.lower),
+            "entropy_upper": .number(entropy.upper),
+            "entropy_bias_bound": entropy.biasBound.map { .number($0) } ?? .null,
+            "confidence": .number(entropy.confidenceLevel),
+            "entropy_normalized": .number(normalizedEntropy),
+            "effective_rank": .number(effectiveRank.value),
+            "participation_ratio": .number(participationRatio.value),
+            "top_eigenvalue": .number(topEigenvalues.first ?? 0),
+            "top_eigenvalues": .array(topEigenvalues.map { .number($0) }),
+            "deflation_rank": .integer(deflationRank),
+            "probes": .integer(probes),
+            "lanczos_depth": .number(lanczosDepth),
+            "operator": .string(operatorName),
+            "precision": .string(precision),
+            "matvecs": .integer(matvecs),
+            "data_passes": .integer(dataPasses),
+            "seconds": .number(seconds),
+        ]
+        if let alignment { f["kernel_target_alignment"] = .number(alignment) }
+        return f
+    }
+}
+
+/// Estimates `CollectiveVariables` matrix-free: exact trace from per-example gradient norms,
+/// then deflated stochastic Lanczos quadrature (NTKEstimation's `SpectralEstimator`) for the
+/// entropy with the exact trace as T. A configuration value; `estimate` is the call.
+public struct CollectiveVariableEstimator: Sendable {
+    public var kind: KernelKind
+    public var batchSize: Int
+    public var cacheBudgetBytes: Int
+    /// Passed to NTKEstimation (probes, Lanczos depth, rtol, confidence, budgets, seed, deflation).
+    public var spectral: SpectralEstimator.Configuration
+
+    public init(kind: KernelKind = .full, batchSize: Int = 256, cacheBudgetBytes: Int = 1 << 30,
+                spectral: SpectralEstimator.Configuration = .init()) {
+        self.kind = kind
+        self.batchSize = batchSize
+        self.cacheBudgetBytes = cacheBudgetBytes
+        self.spectral = spectral
+    }
+
+    /// - Parameters:
+    ///   - targets: n × k (full kernel) targets for the kernel–target alignment, or nil.
+    public func estimate<Scalar: BLASScalar>(
+        network: Network<Scalar>, inputs: Matrix<Scalar>, targets: Matrix<Double>? = nil
+    ) throws -> CollectiveVariables {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let op = try EmpiricalNTK(network: network, inputs: inputs, kind: kind, batchSize: batchSize,
+                                  cacheBudgetBytes: cacheBudgetBytes)
+        return try estimate(operator: op, network: network, targets: targets, started: start)
+    }
+
+    func estimate<Scalar: BLASScalar>(
+        operator op: EmpiricalNTK<Scalar>, network: Network<Scalar>, targets: Matrix<Double>?, started: UInt64
+    ) throws -> CollectiveVariables {
+        let trace = try op.exactTrace()
+        guard trace > 0 else {
+            throw NTKError.invalidOption("network", "a kernel with positive trace (all gradients are zero)")
+        }
+        let report = try SpectralEstimator(spectral).estimate(op, traceHint: trace)
+        var alignment: Double? = nil
+        if let targets {
+            alignment = try kernelTargetAlignment(op, targets: targets, traceOfSquare: report.traceOfSquare.value)
+        }
+        return CollectiveVariables(
+            kind: kind, dimension: op.dimension, examples: op.examples, outputs: op.outputs,
+            parameterCount: network.parameterCount, trace: trace, entropy: report.entropy,
+            effectiveRank: report.effectiveRank, participationRatio: report.participationRatio,
+            topEigenvalues: report.topEigenvalues, topResidualNorms: report.topResidualNorms,
+            alignment: alignment, deflationRank: report.deflationRank, probes: report.probes,
+            lanczosDepth: report.lanczosDepth, operatorName: "jvp_vjp", precision: Scalar.precisionName,
+            matvecs: op.cost.matvecs, dataPasses: op.cost.dataPasses,
+            seconds: Double(DispatchTime.now().uptimeNanoseconds - started) * 1e-9)
+    }
+
+    /// yᵀKy / (‖K‖_F ‖y‖²) with ‖K‖_F² = tr K² (estimated by the same SLQ run).
+    func kernelTargetAlignment<Scalar: BLASScalar>(
+        _ op: EmpiricalNTK<Scalar>, targets: Matrix<Double>, traceOfSquare: Double
+    ) throws -> Double {
+        let y: [Double]
+        switch kind {
+        case .full:
+            guard targets.rows * targets.columns == op.dimension else {
+                throw NTKError.shapeMismatch("targets \(targets.rows)×\(targets.columns) for a kernel of dimension \(op.dimension)")
+            }
+            y = targets.storage
+        case .traced:
+            guard targets.rows == op.dimension else {
+                throw NTKError.shapeMismatch("targets have \(targets.rows) rows for \(op.dimension) examples")
+            }
+            y = (0..<targets.rows).map { i in targets.row(i).reduce(0, +) }
+        }
+        let v = try Matrix(rows: 1, columns: op.dimension, storage: y)
+        var kv = Matrix<Double>(rows: 1, columns: op.dimension)
+        try op.apply(v, into: &kv)
+        let yKy = zip(y, kv.storage).reduce(0) { $0 + $1.0 * $1.1 }
+        let yy = y.reduce(0) { $0 + $1 * $1 }
+        guard yy > 0, traceOfSquare > 0 else { return 0 }
+        return yKy / (traceOfSquare.squareRoot() * yy)
+    }
+}

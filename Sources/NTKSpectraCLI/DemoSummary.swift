@@ -1,0 +1,95 @@
+import Foundation
+import NTKSpectra
+
+/// What one demo network produced: its monitor records and training figures.
+struct DemoSummary {
+    var name: String
+    var hidden: [Int]
+    var parameterCount: Int
+    var records: [[String: JSONValue]]
+    var testAccuracy: Double
+    var trainingSeconds: Double
+    var monitorSeconds: Double
+
+    var overhead: Double { trainingSeconds > 0 ? monitorSeconds / trainingSeconds : 0 }
+
+    func series(_ key: String) -> [(x: Double, y: Double)] {
+        // One point per step (a final validation record replaces an earlier one at the same step).
+        var byStep: [Int: Double] = [:]
+        for r in records {
+            guard let step = r["step"]?.intValue, let y = r[key]?.doubleValue else { continue }
+            byStep[step] = y
+        }
+        return byStep.keys.sorted().map { (Double($0), byStep[$0]!) }
+    }
+
+    /// The compact table the demo prints.
+    static func table(_ summaries: [DemoSummary]) -> String {
+        var lines: [String] = []
+        let header = ["network", "P", "test acc", "step", "entropy (est ± se)", "exact", "err", "in CI",
+                      "trace", "exact trace", "matvecs", "s/record"]
+        var rows: [[String]] = []
+        for s in summaries {
+            let validated = s.records.filter { $0["exact_entropy"] != nil }
+            for r in validated {
+                func num(_ k: String) -> Double { r[k]?.doubleValue ?? .nan }
+                rows.append([
+                    s.name, "\(s.parameterCount)", String(format: "%.1f%%", 100 * s.testAccuracy),
+                    "\(r["step"]?.intValue ?? 0)",
+                    String(format: "%.4f ± %.4f", num("entropy"), num("entropy_stderr")),
+                    String(format: "%.4f", num("exact_entropy")),
+                    String(format: "%.2f%%", 100 * num("entropy_relative_error")),
+                    (r["exact_in_interval"]?.boolValue ?? false) ? "yes" : "no",
+                    String(format: "%.5g", num("trace")), String(format: "%.5g", num("exact_trace")),
+                    "\(r["matvecs"]?.intValue ?? 0)", String(format: "%.2f", num("monitor_seconds") - num("exact_seconds")),
+                ])
+            }
+        }
+        let widths = header.indices.map { c in max(header[c].count, rows.map { $0[c].count }.max() ?? 0) }
+        func format(_ row: [String]) -> String {
+            row.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  ")
+        }
+        lines.append(format(header))
+        lines.append(widths.map { String(repeating: "─", count: $0) }.joined(separator: "  "))
+        lines += rows.map(format)
+        lines.append("")
+        for s in summaries {
+            let entropies = s.series("entropy")
+            let traces = s.series("trace")
+            lines.append(s.name + ": " + String(
+                format: "%d records; entropy %.3f → %.3f, trace %.4g → %.4g; training %.1f s, monitor %.1f s (overhead %.0f%% of training time)",
+                s.records.count, entropies.first?.y ?? .nan, entropies.last?.y ?? .nan,
+                traces.first?.y ?? .nan, traces.last?.y ?? .nan, s.trainingSeconds, s.monitorSeconds, 100 * s.overhead))
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// The demo's figure: entropy, trace, effective rank and loss against step for every network.
+struct DemoFigure {
+    var summaries: [DemoSummary]
+
+    func figure() -> SVGFigure {
+        func series(_ key: String) -> [LinePlot.Series] {
+            summaries.map { LinePlot.Series(name: "\($0.name) (P = \($0.parameterCount))", points: $0.series(key)) }
+        }
+        var entropy = series("entropy")
+        for (i, s) in summaries.enumerated() {
+            let exact = s.series("exact_entropy")
+            if !exact.isEmpty {
+                entropy.append(.init(name: "\(s.name) exact", points: exact, color: LinePlot.palette[i % 8],
+                                     dashed: true, markers: true))
+            }
+        }
+        return SVGFigure(plots: [
+            LinePlot(title: "NTK spectral entropy", xLabel: "optimizer step", yLabel: "entropy S (nats)",
+                     series: entropy),
+            LinePlot(title: "NTK trace", xLabel: "optimizer step", yLabel: "tr K", yScale: .logarithmic,
+                     series: series("trace")),
+            LinePlot(title: "Effective rank exp(S)", xLabel: "optimizer step", yLabel: "exp(S)",
+                     yScale: .logarithmic, series: series("effective_rank")),
+            LinePlot(title: "Training loss (batch)", xLabel: "optimizer step", yLabel: "loss",
+                     yScale: .logarithmic, series: series("loss")),
+        ], columns: 2)
+    }
+}

@@ -1,0 +1,122 @@
+import ArgumentParser
+import Foundation
+import NTKEstimation
+import NTKLinearAlgebra
+import NTKNetworks
+import NTKSpectra
+
+/// Options of the matrix-free estimators.
+public struct EstimatorOptions: ParsableArguments {
+    @Option(name: .long, help: "Target relative half-width of the entropy interval.")
+    public var rtol: Double = 0.01
+
+    @Option(name: .long, help: "Confidence level of the intervals (Student-t over probes).")
+    public var confidence: Double = 0.95
+
+    @Option(name: .long, help: "Budget of NTK-vector products.")
+    public var maxMatvecs: Int?
+
+    @Option(name: .long, help: "Most Lanczos probes on the deflated complement.")
+    public var probes: Int = 64
+
+    @Option(name: .long, help: "Lanczos depth per probe.")
+    public var lanczosSteps: Int = 30
+
+    @Option(name: .long, help: "Network arithmetic: float or double (Lanczos and reductions are always double).")
+    public var precision: Precision = .float
+
+    @Flag(name: .long, help: "Plain SLQ (no deflation of the top eigenpairs).")
+    public var noDeflation = false
+
+    public init() {}
+
+    public func validate() throws {
+        guard rtol > 0, rtol < 1 else { throw ValidationError("--rtol must be in (0, 1), got \(rtol)") }
+        guard confidence > 0, confidence < 1 else { throw ValidationError("--confidence must be in (0, 1), got \(confidence)") }
+        if let m = maxMatvecs, m < 1 { throw ValidationError("--max-matvecs must be positive, got \(m)") }
+        guard probes >= 2 else { throw ValidationError("--probes must be at least 2 (an error bar needs two), got \(probes)") }
+        guard lanczosSteps >= 1 else { throw ValidationError("--lanczos-steps must be at least 1, got \(lanczosSteps)") }
+    }
+
+    func estimator(kernel: KernelOptions, seed: UInt64) -> CollectiveVariableEstimator {
+        var spectral = SpectralEstimator.Configuration()
+        spectral.rtol = rtol
+        spectral.confidence = confidence
+        spectral.maxApplications = maxMatvecs
+        spectral.maxProbes = probes
+        spectral.lanczosSteps = lanczosSteps
+        spectral.deflation = !noDeflation
+        spectral.seed = seed
+        return CollectiveVariableEstimator(kind: kernel.kernel, batchSize: kernel.batchSize, spectral: spectral)
+    }
+
+    /// Runs the estimator in the requested precision.
+    func run(model: ModelOptions, kernel: KernelOptions) throws -> CollectiveVariables {
+        let spec = try model.spec()
+        let estimator = estimator(kernel: kernel, seed: model.seed)
+        switch precision {
+        case .float:
+            let net = try model.network(Float.self, spec: spec)
+            return try estimator.estimate(network: net, inputs: model.inputMatrix(Float.self, inputShape: net.inputShape))
+        case .double:
+            let net = try model.network(Double.self, spec: spec)
+            return try estimator.estimate(network: net, inputs: model.inputMatrix(Double.self, inputShape: net.inputShape))
+        }
+    }
+}
+
+/// `ntk-spectra estimate`: matrix-free trace (exact) and entropy (deflated SLQ) with error bars.
+public struct EstimateCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "estimate",
+        abstract: "Matrix-free NTK trace (exact, per-example gradients) and entropy (deflated SLQ) with error bars.")
+
+    @OptionGroup public var model: ModelOptions
+    @OptionGroup public var kernel: KernelOptions
+    @OptionGroup public var estimator: EstimatorOptions
+
+    public init() {}
+
+    public func run() throws {
+        try BLASThreads.set(ProcessInfo.processInfo.activeProcessorCount)
+        let result = try estimator.run(model: model, kernel: kernel)
+        switch kernel.format {
+        case .json: printJSON(result.fields)
+        case .table: printTable(title: "Estimated NTK (\(kernel.kernel.rawValue) kernel)", result.fields)
+        }
+    }
+}
+
+/// `ntk-spectra validate`: estimate and exact on the same network, with errors and coverage.
+public struct ValidateCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "validate",
+        abstract: "Run the estimator and the exact path on the same network and compare them.")
+
+    @OptionGroup public var model: ModelOptions
+    @OptionGroup public var kernel: KernelOptions
+    @OptionGroup public var estimator: EstimatorOptions
+
+    public init() {}
+
+    public func run() throws {
+        try BLASThreads.set(ProcessInfo.processInfo.activeProcessorCount)
+        let estimate = try estimator.run(model: model, kernel: kernel)
+        let spec = try model.spec()
+        let network = try model.network(Double.self, spec: spec)
+        let inputs = try model.inputMatrix(Double.self, inputShape: network.inputShape)
+        let exact = try ExactNTK(kind: kernel.kernel, batchSize: kernel.batchSize).spectrum(network: network, inputs: inputs)
+        let s = exact.statistics
+        var fields = estimate.fields
+        fields["exact_trace"] = .number(s.trace)
+        fields["exact_entropy"] = .number(s.entropy)
+        fields["exact_seconds"] = .number(exact.cost.seconds)
+        fields["trace_relative_error"] = .number(abs(estimate.trace - s.trace) / s.trace)
+        fields["entropy_relative_error"] = .number(abs(estimate.entropy.value - s.entropy) / s.entropy)
+        fields["exact_in_interval"] = .bool(estimate.entropyIntervalCovers(s.entropy))
+        switch kernel.format {
+        case .json: printJSON(fields)
+        case .table: printTable(title: "Estimate vs exact (\(kernel.kernel.rawValue) kernel)", fields)
+        }
+    }
+}

@@ -1,0 +1,179 @@
+import ArgumentParser
+import Foundation
+import NTKDatasets
+import NTKEstimation
+import NTKLinearAlgebra
+import NTKNetworks
+import NTKSpectra
+
+/// `ntk-spectra train`: train a network and record the NTK's collective variables.
+public struct TrainCommand: ParsableCommand {
+    public enum DatasetName: String, ExpressibleByArgument, CaseIterable {
+        case digits, moons, spirals, teacher, sinusoid, npy
+    }
+    public enum Family: String, ExpressibleByArgument, CaseIterable { case mlp, cnn, resnet }
+    public enum OptimizerName: String, ExpressibleByArgument, CaseIterable { case sgd, adam }
+    public enum LossName: String, ExpressibleByArgument, CaseIterable { case mse, crossEntropy = "cross-entropy" }
+
+    public static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train a network and record the NTK's entropy, trace and more as JSON Lines.")
+
+    @Option(name: .long, help: "Model spec (JSON); overrides --family.")
+    public var model: String?
+    @Option(name: .long, help: "Built-in family when no --model: mlp, cnn (digits as 1×8×8 images), resnet.")
+    public var family: Family = .mlp
+    @Option(name: .long, parsing: .upToNextOption, help: "Hidden widths (mlp) or channels (cnn/resnet: first value).")
+    public var hidden: [Int] = [128, 128]
+    @Option(name: .long, help: "Activation of the built-in family.")
+    public var activation: String = "tanh"
+
+    @Option(name: .long, help: "Data set: digits (embedded), moons, spirals, teacher, sinusoid, npy.")
+    public var dataset: DatasetName = .digits
+    @Option(name: .long, help: "With --dataset npy: inputs .npy [n, ...].")
+    public var inputs: String?
+    @Option(name: .long, help: "With --dataset npy: targets .npy [n, k] or labels [n].")
+    public var targets: String?
+    @Option(name: .long, help: "Synthetic data set size.")
+    public var samples: Int = 1000
+
+    @Option(name: .long, help: "Optimizer: sgd (momentum 0.9) or adam.")
+    public var optimizer: OptimizerName = .sgd
+    @Option(name: .long, help: "Learning rate.")
+    public var lr: Double = 0.05
+    @Option(name: .long, help: "Weight decay.")
+    public var weightDecay: Double = 0
+    @Option(name: .long, help: "Loss: mse or cross-entropy.")
+    public var loss: LossName = .mse
+    @Option(name: .long, help: "Epochs.")
+    public var epochs: Int = 10
+    @Option(name: .long, help: "Mini-batch size.")
+    public var batchSize: Int = 64
+
+    @Option(name: .long, help: "Monitor every this many steps.")
+    public var monitorEvery: Int = 20
+    @Option(name: .long, help: "NTK products per monitor call (budget).")
+    public var monitorMatvecs: Int = 400
+    @Option(name: .long, help: "Probe inputs whose NTK is monitored.")
+    public var monitorExamples: Int = 100
+    @Option(name: .long, help: "Exact validation every this many monitor calls (besides first and last).")
+    public var exactEvery: Int?
+    @Option(name: .long, help: "Skip monitor calls while the monitor takes more than this fraction of training time.")
+    public var maxOverhead: Double?
+    @Option(name: .long, help: "Kernel: full or traced.")
+    public var kernel: KernelKind = .full
+
+    @Option(name: .long, help: "Output directory (records.jsonl, weights.safetensors).")
+    public var output: String = "ntk-train"
+    @Flag(name: .long, help: "Append to an existing records.jsonl instead of starting it anew.")
+    public var resume = false
+    @Option(name: .long, help: "Random seed.")
+    public var seed: UInt64 = 0
+
+    public init() {}
+
+    public func validate() throws {
+        guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
+        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
+        guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be positive, got \(lr)") }
+        guard monitorEvery >= 1 else { throw ValidationError("--monitor-every must be at least 1") }
+        guard monitorMatvecs >= 2 else { throw ValidationError("--monitor-matvecs must be at least 2") }
+        guard monitorExamples >= 2 else { throw ValidationError("--monitor-examples must be at least 2") }
+        guard samples >= 4 else { throw ValidationError("--samples must be at least 4") }
+        guard ActivationFunction(rawValue: activation) != nil else {
+            throw ValidationError("--activation must be one of \(ActivationFunction.allCases.map(\.rawValue).joined(separator: ", ")), got '\(activation)'")
+        }
+        if dataset == .npy, inputs == nil || targets == nil {
+            throw ValidationError("--dataset npy needs --inputs and --targets")
+        }
+        guard !hidden.isEmpty, hidden.allSatisfy({ $0 >= 1 }) else { throw ValidationError("--hidden needs positive widths") }
+    }
+
+    func data() throws -> Dataset<Double> {
+        switch dataset {
+        case .digits: return try EmbeddedDatasets.digits(as: Double.self)
+        case .moons: return try SyntheticDatasets.twoMoons(count: samples, seed: seed)
+        case .spirals: return try SyntheticDatasets.spirals(count: samples, seed: seed)
+        case .teacher: return try SyntheticDatasets.teacherStudent(count: samples, inputSize: 16, outputSize: 1, seed: seed)
+        case .sinusoid: return try SyntheticDatasets.sinusoid(count: samples, seed: seed)
+        case .npy:
+            return try DatasetLoaders.npy(inputs: URL(fileURLWithPath: inputs!), labels: nil,
+                                          targets: URL(fileURLWithPath: targets!), classCount: nil, name: "npy", as: Double.self)
+        }
+    }
+
+    func network(for data: Dataset<Double>) throws -> Network<Double> {
+        if let model {
+            let spec: ModelSpec
+            do { spec = try ModelSpec.decode(json: readFile(model, what: "model spec")) } catch let e as CLIError { throw e } catch {
+                throw CLIError.invalidFile(model, "\(error)")
+            }
+            return try spec.makeNetwork(Double.self, seed: seed)
+        }
+        let act = ActivationFunction(rawValue: activation)!
+        let k = data.outputSize
+        switch family {
+        case .mlp:
+            return try Network<Double>.mlp(inputSize: data.inputSize, hiddenSizes: hidden, outputSize: k, activation: act, seed: seed)
+        case .cnn:
+            return try ModelSpec.cnn(inputShape: data.inputShape.count == 3 ? data.inputShape : [1, 8, 8],
+                                     channels: hidden, outputSize: k, activation: act).makeNetwork(Double.self, seed: seed)
+        case .resnet:
+            return try ModelSpec.resnet(inputShape: data.inputShape.count == 3 ? data.inputShape : [1, 8, 8],
+                                        width: hidden[0], blocks: max(1, hidden.count), outputSize: k, activation: act)
+                .makeNetwork(Double.self, seed: seed)
+        }
+    }
+
+    public func run() throws {
+        try BLASThreads.set(ProcessInfo.processInfo.activeProcessorCount)
+        let all = try data()
+        let (train, test) = try all.split(trainFraction: 0.8, seed: seed)
+        var network = try network(for: all)
+        guard network.inputSize == all.inputSize, network.outputCount == all.outputSize else {
+            throw CLIError.invalidOption("model", "input size \(all.inputSize) and \(all.outputSize) outputs for data set \(dataset.rawValue), the model has \(network.inputSize) and \(network.outputCount)")
+        }
+        let probes = try test.subset(Array(0..<min(monitorExamples, test.count)))
+        let directory = URL(fileURLWithPath: output)
+        var config = SpectralMonitor<Double>.Configuration()
+        config.every = monitorEvery
+        config.exactEvery = exactEvery
+        config.maxOverheadFraction = maxOverhead
+        config.run = model.map { URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent } ?? family.rawValue
+        config.estimator.kind = kernel
+        config.estimator.spectral.maxApplications = monitorMatvecs
+        config.estimator.spectral.seed = seed &+ 1
+        let monitor = try SpectralMonitor(configuration: config, probeInputs: probes.inputs, probeTargets: probes.targets,
+                                          output: directory.appendingPathComponent("records.jsonl"), truncate: !resume)
+        let lossFunction: Loss = loss == .mse ? .meanSquaredError() : .softmaxCrossEntropy
+        let steps = epochs * ((train.count + batchSize - 1) / batchSize)
+        progress("train: \(all.name) \(train.count)/\(test.count), P = \(network.parameterCount), \(steps) steps, monitor every \(monitorEvery) on \(probes.count) inputs")
+        let reporter = ProgressReporter<Double>(name: config.run, totalSteps: steps, monitor: monitor)
+        let report: (seconds: Double, callback: Double)
+        let evaluation: Evaluation
+        switch optimizer {
+        case .sgd:
+            let trainer = Trainer(epochs: epochs, batchSize: batchSize, seed: seed, loss: lossFunction,
+                                  optimizer: SGD<Double>(learningRate: lr, momentum: 0.9, weightDecay: weightDecay))
+            let r = try trainer.train(network: &network, inputs: train.inputs, targets: train.targets, callbacks: [monitor, reporter])
+            report = (r.trainingSeconds, r.callbackSeconds)
+            evaluation = try trainer.evaluate(network: network, inputs: test.inputs, targets: test.targets)
+        case .adam:
+            let trainer = Trainer(epochs: epochs, batchSize: batchSize, seed: seed, loss: lossFunction,
+                                  optimizer: Adam<Double>(learningRate: lr, weightDecay: weightDecay))
+            let r = try trainer.train(network: &network, inputs: train.inputs, targets: train.targets, callbacks: [monitor, reporter])
+            report = (r.trainingSeconds, r.callbackSeconds)
+            evaluation = try trainer.evaluate(network: network, inputs: test.inputs, targets: test.targets)
+        }
+        try network.saveParameters(to: directory.appendingPathComponent("weights.safetensors"), dtype: .f64)
+        var summary: [String: JSONValue] = [
+            "test_loss": .number(evaluation.loss), "records": .integer(monitor.records.count),
+            "training_seconds": .number(report.seconds), "monitor_seconds": .number(report.callback),
+            "monitor_overhead": .number(report.seconds > 0 ? report.callback / report.seconds : 0),
+            "records_path": .string(directory.appendingPathComponent("records.jsonl").path),
+            "parameter_count": .integer(network.parameterCount),
+        ]
+        if let accuracy = evaluation.accuracy { summary["test_accuracy"] = .number(accuracy) }
+        printJSON(summary)
+    }
+}
