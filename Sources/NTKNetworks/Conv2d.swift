@@ -24,6 +24,8 @@ public struct Conv2d<Scalar: BLASScalar>: Layer {
     public let parameterization: Parameterization
     public let outputHeight: Int
     public let outputWidth: Int
+    public let inputShape: [Int]
+    public let outputShape: [Int]
     let weightMultiplier: Scalar
     let biasMultiplier: Scalar
 
@@ -60,13 +62,13 @@ public struct Conv2d<Scalar: BLASScalar>: Layer {
         self.parameterization = parameterization
         self.outputHeight = outH
         self.outputWidth = outW
+        self.inputShape = [inChannels, inputHeight, inputWidth]
+        self.outputShape = [outChannels, outH, outW]
         let m = parameterization.multipliers(fanIn: inChannels * kernelSize.0 * kernelSize.1)
         weightMultiplier = Scalar(m.weight)
         biasMultiplier = Scalar(m.bias)
     }
 
-    public var inputShape: [Int] { [inChannels, inputHeight, inputWidth] }
-    public var outputShape: [Int] { [outChannels, outputHeight, outputWidth] }
     /// C·kh·kw: the fan-in and the rows of the im2col matrix.
     var patchSize: Int { inChannels * kernelSize.0 * kernelSize.1 }
     /// L = H_out·W_out.

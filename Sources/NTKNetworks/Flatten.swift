@@ -4,10 +4,12 @@ import NTKLinearAlgebra
 /// memory layout is unchanged (C order), so every pass is a copy.
 public struct Flatten<Scalar: BLASScalar>: Layer {
     public let inputShape: [Int]
+    public let outputShape: [Int]
 
-    public init(inputShape: [Int]) { self.inputShape = inputShape }
-
-    public var outputShape: [Int] { [inputSize] }
+    public init(inputShape: [Int]) {
+        self.inputShape = inputShape
+        self.outputShape = [inputShape.reduce(1, *)]
+    }
     public var parameterCount: Int { 0 }
     public var parameterTensors: [ParameterTensor] { [] }
     public func initialize(parameters: UnsafeMutableBufferPointer<Scalar>, using generator: inout SeededGenerator) {}

@@ -22,6 +22,9 @@ import NTKLinearAlgebra
 /// activation derivative or im2col columns), and `scratchCount(batch:block:)` elements of
 /// scratch for one derivative call. Layers must not allocate in `forward`, `jvp` or `vjp`.
 ///
+/// Shapes should be stored properties: `inputSize`/`outputSize` are read in the passes and
+/// must not build arrays there.
+///
 /// ## Adding a layer
 /// 1. A `struct` conforming to `Layer` (generic over `Scalar: BLASScalar`), constructed with
 ///    its full input shape so that `outputShape` is known.

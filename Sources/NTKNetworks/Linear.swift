@@ -24,6 +24,10 @@ public struct Linear<Scalar: BLASScalar>: Layer {
     public let parameterization: Parameterization
     /// Leading dimensions of an example (empty for a flat [in] input).
     public let leadingShape: [Int]
+    public let inputShape: [Int]
+    public let outputShape: [Int]
+    /// R: rows per example.
+    let rows: Int
     let weightMultiplier: Scalar
     let biasMultiplier: Scalar
 
@@ -46,15 +50,14 @@ public struct Linear<Scalar: BLASScalar>: Layer {
         self.hasBias = bias
         self.parameterization = parameterization
         self.leadingShape = leadingShape
+        self.inputShape = leadingShape + [inFeatures]
+        self.outputShape = leadingShape + [outFeatures]
+        self.rows = leadingShape.reduce(1, *)
         let m = parameterization.multipliers(fanIn: inFeatures)
         weightMultiplier = Scalar(m.weight)
         biasMultiplier = Scalar(m.bias)
     }
 
-    public var inputShape: [Int] { leadingShape + [inFeatures] }
-    public var outputShape: [Int] { leadingShape + [outFeatures] }
-    /// R: rows per example.
-    var rows: Int { leadingShape.reduce(1, *) }
     var weightCount: Int { inFeatures * outFeatures }
     public var parameterCount: Int { weightCount + (hasBias ? outFeatures : 0) }
 
