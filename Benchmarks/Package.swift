@@ -13,6 +13,13 @@ let package = Package(
             name: "gemm-peak",
             dependencies: [.product(name: "NTKLinearAlgebra", package: "NTKSpectra")],
             path: "Sources/GemmPeak"),
+        .executableTarget(
+            name: "network-passes",
+            dependencies: [
+                .product(name: "NTKLinearAlgebra", package: "NTKSpectra"),
+                .product(name: "NTKNetworks", package: "NTKSpectra"),
+            ],
+            path: "Sources/NetworkPasses"),
     ],
     swiftLanguageModes: [.v6]
 )

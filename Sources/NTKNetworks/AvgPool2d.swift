@@ -68,6 +68,8 @@ public struct AvgPool2d<Scalar: BLASScalar>: Layer {
         }
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func forward(
         parameters: UnsafePointer<Scalar>, input: UnsafePointer<Scalar>, batch: Int,
         output: UnsafeMutablePointer<Scalar>, saved: UnsafeMutablePointer<Scalar>
@@ -75,6 +77,8 @@ public struct AvgPool2d<Scalar: BLASScalar>: Layer {
         pool(input, into: output, images: batch)
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func jvp(
         _ state: LayerState<Scalar>, parameterTangents: UnsafePointer<Scalar>?, parameterStride: Int,
         inputTangents: UnsafePointer<Scalar>?, block s: Int,
@@ -87,6 +91,8 @@ public struct AvgPool2d<Scalar: BLASScalar>: Layer {
         pool(inputTangents, into: outputTangents, images: state.batch * s)
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func vjp(
         _ state: LayerState<Scalar>, outputCotangents: UnsafePointer<Scalar>, block s: Int,
         parameterCotangents: UnsafeMutablePointer<Scalar>?, parameterStride: Int,

@@ -98,6 +98,8 @@ public struct Conv2d<Scalar: BLASScalar>: Layer {
         s * weightCount + patchSize * s * positions + outChannels * s * positions
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func forward(
         parameters: UnsafePointer<Scalar>, input: UnsafePointer<Scalar>, batch: Int,
         output: UnsafeMutablePointer<Scalar>, saved: UnsafeMutablePointer<Scalar>
@@ -125,6 +127,8 @@ public struct Conv2d<Scalar: BLASScalar>: Layer {
         }
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func jvp(
         _ state: LayerState<Scalar>, parameterTangents: UnsafePointer<Scalar>?, parameterStride: Int,
         inputTangents: UnsafePointer<Scalar>?, block s: Int,
@@ -165,6 +169,8 @@ public struct Conv2d<Scalar: BLASScalar>: Layer {
         }
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func vjp(
         _ state: LayerState<Scalar>, outputCotangents: UnsafePointer<Scalar>, block s: Int,
         parameterCotangents: UnsafeMutablePointer<Scalar>?, parameterStride: Int,

@@ -16,6 +16,8 @@ public struct Flatten<Scalar: BLASScalar>: Layer {
     public func savedCount(batch: Int) -> Int { 0 }
     public func scratchCount(batch: Int, block: Int) -> Int { 0 }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func forward(
         parameters: UnsafePointer<Scalar>, input: UnsafePointer<Scalar>, batch: Int,
         output: UnsafeMutablePointer<Scalar>, saved: UnsafeMutablePointer<Scalar>
@@ -23,6 +25,8 @@ public struct Flatten<Scalar: BLASScalar>: Layer {
         output.update(from: input, count: batch * inputSize)
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func jvp(
         _ state: LayerState<Scalar>, parameterTangents: UnsafePointer<Scalar>?, parameterStride: Int,
         inputTangents: UnsafePointer<Scalar>?, block s: Int,
@@ -36,6 +40,8 @@ public struct Flatten<Scalar: BLASScalar>: Layer {
         }
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func vjp(
         _ state: LayerState<Scalar>, outputCotangents: UnsafePointer<Scalar>, block s: Int,
         parameterCotangents: UnsafeMutablePointer<Scalar>?, parameterStride: Int,

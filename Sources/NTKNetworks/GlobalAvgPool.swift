@@ -35,6 +35,8 @@ public struct GlobalAvgPool<Scalar: BLASScalar>: Layer {
         }
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func forward(
         parameters: UnsafePointer<Scalar>, input: UnsafePointer<Scalar>, batch: Int,
         output: UnsafeMutablePointer<Scalar>, saved: UnsafeMutablePointer<Scalar>
@@ -42,6 +44,8 @@ public struct GlobalAvgPool<Scalar: BLASScalar>: Layer {
         pool(input, into: output, planes: batch * channels)
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func jvp(
         _ state: LayerState<Scalar>, parameterTangents: UnsafePointer<Scalar>?, parameterStride: Int,
         inputTangents: UnsafePointer<Scalar>?, block s: Int,
@@ -54,6 +58,8 @@ public struct GlobalAvgPool<Scalar: BLASScalar>: Layer {
         pool(inputTangents, into: outputTangents, planes: state.batch * s * channels)
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func vjp(
         _ state: LayerState<Scalar>, outputCotangents: UnsafePointer<Scalar>, block s: Int,
         parameterCotangents: UnsafeMutablePointer<Scalar>?, parameterStride: Int,

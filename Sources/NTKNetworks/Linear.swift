@@ -82,6 +82,8 @@ public struct Linear<Scalar: BLASScalar>: Layer {
         block * weightCount + (rows > 1 ? rows * block * outFeatures : 0)
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func forward(
         parameters: UnsafePointer<Scalar>, input: UnsafePointer<Scalar>, batch: Int,
         output: UnsafeMutablePointer<Scalar>, saved: UnsafeMutablePointer<Scalar>
@@ -98,6 +100,8 @@ public struct Linear<Scalar: BLASScalar>: Layer {
         }
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func jvp(
         _ state: LayerState<Scalar>, parameterTangents: UnsafePointer<Scalar>?, parameterStride: Int,
         inputTangents: UnsafePointer<Scalar>?, block s: Int,
@@ -154,6 +158,8 @@ public struct Linear<Scalar: BLASScalar>: Layer {
         }
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func vjp(
         _ state: LayerState<Scalar>, outputCotangents: UnsafePointer<Scalar>, block s: Int,
         parameterCotangents: UnsafeMutablePointer<Scalar>?, parameterStride: Int,
