@@ -73,11 +73,37 @@ struct ModelSpecTests {
         #expect(invalidLayer(ModelSpec(inputShape: [4], layers: [.linear(inFeatures: 4, outFeatures: 0)]))?.field == "out_features")
     }
 
-    @Test func unknownTypeIsADecodingError() {
-        let json = #"{"input_shape": [2], "layers": [{"type": "batchnorm1d"}]}"#
-        #expect(throws: DecodingError.self) { try ModelSpec.decode(json: Data(json.utf8)) }
-        let badParameterization = #"{"input_shape": [2], "parameterization": "mup", "layers": [{"type": "tanh"}]}"#
-        #expect(throws: DecodingError.self) { try ModelSpec.decode(json: Data(badParameterization.utf8)) }
+    func specError(_ json: String) -> (path: String, message: String)? {
+        do {
+            _ = try ModelSpec.decode(json: Data(json.utf8))
+            return nil
+        } catch let NetworkError.invalidSpec(path, message) {
+            return (path, message)
+        } catch {
+            return nil
+        }
+    }
+
+    @Test func decodingErrorsNameThePath() {
+        let unknown = specError(#"{"input_shape": [2], "layers": [{"type": "tanh"}, {"type": "batchnorm1d"}]}"#)
+        #expect(unknown?.path == "layers[1].type")
+        #expect(unknown?.message.contains("batchnorm1d") == true)
+        #expect(specError(#"{"input_shape": [2], "parameterization": "mup", "layers": [{"type": "tanh"}]}"#)?.path == "parameterization")
+        #expect(specError(#"{"input_shape": [4], "layers": [{"type": "linear", "in_features": 4}]}"#)?.path == "layers[0].out_features")
+        #expect(specError(#"{"input_shape": [4], "layers": [{"type": "linear", "in_features": "4", "out_features": 2}]}"#)?.path == "layers[0].in_features")
+        #expect(specError(#"{"layers": []}"#)?.path == "input_shape")
+        #expect(specError("not json")?.path == "(root)")
+    }
+
+    @Test func unsupportedPyTorchOptionsAreRefused() {
+        let conv = #"{"input_shape": [1, 5, 5], "layers": [{"type": "conv2d", "in_channels": 1, "out_channels": 1, "#
+        #expect(specError(conv + #""kernel_size": 3, "dilation": 2}]}"#)?.path == "layers[0].dilation")
+        #expect(specError(conv + #""kernel_size": 3, "groups": 2}]}"#)?.path == "layers[0].groups")
+        #expect(specError(conv + #""kernel_size": 3, "padding_mode": "reflect"}]}"#)?.path == "layers[0].padding_mode")
+        #expect(specError(conv + #""kernel_size": [3, 3, 3]}]}"#)?.path == "layers[0].kernel_size")
+        #expect(specError(#"{"input_shape": [1, 4, 4], "layers": [{"type": "avgpool2d", "kernel_size": 2, "padding": 1}]}"#)?.path == "layers[0].padding")
+        #expect(specError(#"{"input_shape": [1, 4, 4], "layers": [{"type": "adaptiveavgpool2d", "output_size": 2}]}"#)?.path == "layers[0].output_size")
+        #expect(specError(#"{"input_shape": [4], "layers": [{"type": "layernorm", "normalized_shape": 4, "bias": false}]}"#)?.path == "layers[0].bias")
     }
 }
 
