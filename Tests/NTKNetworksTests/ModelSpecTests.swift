@@ -212,3 +212,14 @@ struct NetworkArgumentTests {
         #expect(zip(a, b).allSatisfy { abs($0 - $1) <= 1e-14 * max(1, abs($1)) })
     }
 }
+
+@Suite("Network description")
+struct NetworkDescriptionTests {
+    @Test func listsLayers() throws {
+        let network = try Network<Float>.mlp(inputSize: 3, hiddenSizes: [4], outputSize: 2, activation: .gelu)
+        let text = network.description
+        #expect(text.contains("P = 26"))
+        #expect(text.contains("0: Linear → [4], 16 parameters"))
+        #expect(text.contains("1: Activation(gelu) → [4], 0 parameters"))
+    }
+}
