@@ -12,6 +12,9 @@ public final class BlockWorkspace<Scalar: BLASScalar>: @unchecked Sendable {
     public let count: Int
     let scratch: UnsafeMutablePointer<Scalar>
 
+    /// Bytes held by the workspace.
+    public var byteCount: Int { max(1, count) * MemoryLayout<Scalar>.stride }
+
     init(batch: Int, block: Int, count: Int) {
         batchCapacity = batch
         blockCapacity = block

@@ -43,6 +43,13 @@ public final class ForwardCache<Scalar: BLASScalar>: @unchecked Sendable {
         saved.deallocate()
     }
 
+    /// Bytes held by the cache's buffers (inputs, outputs, activations and saved state at
+    /// full capacity), for memory budgets.
+    public var byteCount: Int {
+        (max(1, capacity * inputSize) + max(1, capacity * outputCount) + max(1, savedCapacity))
+            * MemoryLayout<Scalar>.stride
+    }
+
     /// The outputs [batch, k] of the last forward pass (a view valid while the cache lives).
     public var outputBuffer: UnsafeBufferPointer<Scalar> { UnsafeBufferPointer(start: output, count: batch * outputCount) }
     /// The inputs [batch, inputSize] of the last forward pass (a view valid while the cache lives).

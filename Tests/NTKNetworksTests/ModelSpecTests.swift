@@ -199,6 +199,11 @@ struct NetworkArgumentTests {
         let network = try Network<Double>.mlp(inputSize: 3, hiddenSizes: [4], outputSize: 2, seed: 1)
         let cache = network.makeForwardCache(capacity: 5)
         let workspace = network.makeBlockWorkspace(batch: 5, block: 3)
+        // Inputs 5·3 + outputs 5·2 + two intermediate activations (Linear and tanh outputs)
+        // 2·5·4 + tanh derivative 5·4 scalars.
+        #expect(cache.byteCount == (15 + 10 + 40 + 20) * 8)
+        // Two Linear packs: max(3·(4·3), 3·(2·4)) = 36 scalars plus ping-pong [5, 3, 4] × 2.
+        #expect(workspace.byteCount == (36 + 2 * 5 * 3 * 4) * 8)
         var rng = SeededGenerator(seed: 3)
         let x = [Double].gaussian(count: 6, using: &rng)
         try x.withUnsafeBufferPointer { try network.forward(inputs: $0, batch: 2, into: cache) }
