@@ -115,6 +115,16 @@ struct StructuredLayerDerivativeTests {
                      .residual([.linear(inFeatures: 5, outFeatures: 5), .activation(.sigmoid)]), .linear(inFeatures: 5, outFeatures: 2)]))
     }
 
+    @Test func nestedResidualAndParameterFreePrefix() throws {
+        // A parameter-free prefix (the JVP/VJP skip it when no input tangent/cotangent is
+        // needed), a residual around a residual, and a residual with a parameter-free body (y = 2x).
+        try DerivativeHarness.check(ModelSpec(
+            inputShape: [2, 3],
+            layers: [.activation(.sine), .flatten, .residual([.activation(.tanh)]),
+                     .residual([.linear(inFeatures: 6, outFeatures: 6), .residual([.activation(.gelu), .linear(inFeatures: 6, outFeatures: 6)])]),
+                     .linear(inFeatures: 6, outFeatures: 2)]))
+    }
+
     @Test func cnnModel() throws {
         try DerivativeHarness.check(ModelSpec.cnn(inputShape: [1, 4, 4], channels: [2], outputSize: 3, activation: .softplus))
     }
