@@ -20,6 +20,13 @@ let package = Package(
                 .product(name: "NTKNetworks", package: "NTKSpectra"),
             ],
             path: "Sources/NetworkPasses"),
+        .executableTarget(
+            name: "pass-allocations",
+            dependencies: [
+                .product(name: "NTKLinearAlgebra", package: "NTKSpectra"),
+                .product(name: "NTKNetworks", package: "NTKSpectra"),
+            ],
+            path: "Sources/PassAllocations"),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -8,7 +8,9 @@ import NTKLinearAlgebra
 ///   tangents [b, s, k] = J_θ θ̇ + J_x ẋ.
 /// - `vjp` maps output cotangents [b, s, k] to parameter cotangents (s × P, accumulated) and
 ///   optionally input cotangents ([b, s, inputSize], overwritten).
-/// The derivative passes allocate nothing: all memory lives in the cache and the workspace.
+/// The derivative passes allocate nothing: all memory lives in the cache and the workspace
+/// (measured: Benchmarks `pass-allocations` under valgrind reports the same heap-allocation
+/// total for 1 and 21 iterations of forward + JVP + VJP on MLP, CNN, ResNet and LayerNorm models).
 /// A cache is valid for the parameter values it was computed with.
 ///
 /// - Complexity: a JVP or VJP costs about 2·s forward passes (GEMM-shaped).
