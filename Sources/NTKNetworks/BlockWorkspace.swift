@@ -19,9 +19,8 @@ public final class BlockWorkspace<Scalar: BLASScalar>: @unchecked Sendable {
         batchCapacity = batch
         blockCapacity = block
         self.count = count
-        scratch = .allocate(capacity: max(1, count))
-        scratch.initialize(repeating: 0, count: max(1, count))
+        scratch = allocateZeroed(max(1, count))
     }
 
-    deinit { scratch.deallocate() }
+    deinit { UnsafeMutableRawPointer(scratch).deallocate() }
 }

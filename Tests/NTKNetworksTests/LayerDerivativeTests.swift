@@ -75,6 +75,15 @@ struct StructuredLayerDerivativeTests {
                      .linear(inFeatures: 3 * 3 * 5, outFeatures: 2)]))
     }
 
+    @Test func conv2dWideStrideAndPadding() throws {
+        // Horizontal stride 3 with padding 2 (some kernel columns see only padding on the edges),
+        // and a kernel wider than the unpadded input.
+        try DerivativeHarness.check(ModelSpec(
+            inputShape: [1, 4, 7], layers: [.conv2d(inChannels: 1, outChannels: 2, kernelSize: SpatialSize(2, 3), stride: SpatialSize(1, 3), padding: SpatialSize(0, 2))]))
+        try DerivativeHarness.check(ModelSpec(
+            inputShape: [2, 2, 2], layers: [.conv2d(inChannels: 2, outChannels: 1, kernelSize: 3, stride: 2, padding: 1)]))
+    }
+
     @Test func conv2dAloneNoBias() throws {
         try DerivativeHarness.check(ModelSpec(
             inputShape: [1, 4, 4], layers: [.conv2d(inChannels: 1, outChannels: 2, kernelSize: 3, bias: false)]))
