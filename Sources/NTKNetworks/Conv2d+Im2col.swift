@@ -40,7 +40,8 @@ extension Conv2d {
                         if sw == 1 {
                             (out + valid.lowerBound).update(from: source, count: valid.count)
                         } else {
-                            for (j, ox) in valid.enumerated() { out[ox] = source[j * sw] }
+                            let start = out + valid.lowerBound
+                            for j in 0..<valid.count { start[j] = source[j &* sw] }
                         }
                     }
                 }
@@ -64,7 +65,12 @@ extension Conv2d {
                         if y < 0 || y >= H { continue }
                         let target = plane + y * W + (valid.lowerBound * sw - pw + kx)
                         let source = row + oy * Wo + valid.lowerBound
-                        for j in 0..<valid.count { target[j * sw] += source[j] }
+                        let n = valid.count
+                        if sw == 1 {
+                            for j in 0..<n { target[j] += source[j] }
+                        } else {
+                            for j in 0..<n { target[j &* sw] += source[j] }
+                        }
                     }
                 }
             }
