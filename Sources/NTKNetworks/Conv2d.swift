@@ -44,6 +44,12 @@ public struct Conv2d<Scalar: BLASScalar>: Layer {
         guard kernelSize.0 > 0, kernelSize.1 > 0 else { throw fail("kernel_size", "got \(kernelSize), expected positive sizes") }
         guard stride.0 > 0, stride.1 > 0 else { throw fail("stride", "got \(stride), expected positive strides") }
         guard padding.0 >= 0, padding.1 >= 0 else { throw fail("padding", "got \(padding), expected non-negative padding") }
+        let (patch, patchOverflow) = inChannels.multipliedReportingOverflow(by: kernelSize.0 &* kernelSize.1)
+        guard kernelSize.0 <= Int(Int32.max), kernelSize.1 <= Int(Int32.max), !patchOverflow,
+            !patch.multipliedReportingOverflow(by: outChannels).overflow
+        else {
+            throw fail("kernel_size", "\(outChannels) × \(inChannels) × \(kernelSize) weights overflow the integer range")
+        }
         let outH = (inputHeight + 2 * padding.0 - kernelSize.0) / stride.0 + 1
         let outW = (inputWidth + 2 * padding.1 - kernelSize.1) / stride.1 + 1
         guard inputHeight > 0, inputWidth > 0, inputHeight + 2 * padding.0 >= kernelSize.0,

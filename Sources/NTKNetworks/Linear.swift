@@ -36,6 +36,9 @@ public struct Linear<Scalar: BLASScalar>: Layer {
         inFeatures: Int, outFeatures: Int, bias: Bool = true, leadingShape: [Int] = [],
         parameterization: Parameterization = .standard
     ) throws {
+        guard !inFeatures.multipliedReportingOverflow(by: outFeatures).overflow else {
+            throw NetworkError.invalidLayer(layer: "linear", field: "out_features", message: "\(inFeatures) × \(outFeatures) weights overflow the integer range")
+        }
         guard leadingShape.allSatisfy({ $0 > 0 }) else {
             throw NetworkError.invalidLayer(layer: "linear", field: "input_shape", message: "got leading dimensions \(leadingShape), expected positive sizes")
         }

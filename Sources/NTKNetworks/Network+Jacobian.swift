@@ -12,9 +12,7 @@ extension Network {
         let k = outputCount, P = parameterCount
         var j = Matrix<Scalar>(rows: inputs.rows * k, columns: P)
         try forEachExampleJacobian(inputs) { i, rows in
-            j.storage.withUnsafeMutableBufferPointer { dst in
-                (dst.baseAddress! + i * k * P).update(from: rows, count: k * P)
-            }
+            for e in 0..<(k * P) { j.storage[i * k * P + e] = rows[e] }
         }
         return j
     }
@@ -45,6 +43,7 @@ extension Network {
             throw NetworkError.sizeMismatch(name: "inputs columns", got: inputs.columns, expected: "inputSize \(inputSize)")
         }
         let k = outputCount, P = parameterCount
+        guard P > 0 else { return }  // J has no columns: nothing to compute.
         let cache = makeForwardCache(capacity: 1)
         let workspace = makeBlockWorkspace(batch: 1, block: k)
         var identity = [Scalar](repeating: 0, count: k * k)  // [1, k, k]: cotangent t is e_t
@@ -56,7 +55,10 @@ extension Network {
             }
             for p in rows.indices { rows[p] = 0 }
             try vjp(cache: cache, outputCotangents: identity, block: k, workspace: workspace, parameterCotangents: &rows)
-            try rows.withUnsafeBufferPointer { try body(i, $0.baseAddress!) }
+            try rows.withUnsafeBufferPointer { buffer in
+                guard let base = buffer.baseAddress else { return }  // k·P > 0 here
+                try body(i, base)
+            }
         }
     }
 }

@@ -28,4 +28,12 @@ struct JacobianTests {
         let ntk = try j.multiplied(by: j, transposeOther: true)
         #expect(abs(ntk.trace - norms.reduce(0, +)) <= 1e-12 * ntk.trace)
     }
+
+    @Test func parameterFreeNetworkHasAnEmptyJacobian() throws {
+        let network: Network<Double> = try ModelSpec(inputShape: [3], layers: [.activation(.tanh)]).makeNetwork()
+        let x = try Matrix<Double>(rows: 2, columns: 3, storage: [1, 2, 3, 4, 5, 6])
+        let j = try network.jacobian(x)
+        #expect(j.rows == 6 && j.columns == 0)
+        #expect(try network.jacobianRowSquaredNorms(x) == [0, 0, 0, 0, 0, 0])
+    }
 }

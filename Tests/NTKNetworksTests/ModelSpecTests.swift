@@ -71,6 +71,8 @@ struct ModelSpecTests {
         #expect(invalidLayer(ModelSpec(inputShape: [4], layers: []))?.field == "layers")
         #expect(invalidLayer(ModelSpec(inputShape: [0], layers: [.flatten]))?.field == "input_shape")
         #expect(invalidLayer(ModelSpec(inputShape: [4], layers: [.linear(inFeatures: 4, outFeatures: 0)]))?.field == "out_features")
+        #expect(invalidLayer(ModelSpec(inputShape: [1 << 40], layers: [.linear(inFeatures: 1 << 40, outFeatures: 1 << 40)]))?.field == "out_features")
+        #expect(invalidLayer(ModelSpec(inputShape: [1 << 40, 3, 3], layers: [.conv2d(inChannels: 1 << 40, outChannels: 1 << 40, kernelSize: 1)]))?.field == "kernel_size")
     }
 
     func specError(_ json: String) -> (path: String, message: String)? {
