@@ -13,6 +13,20 @@ let package = Package(
             name: "gemm-peak",
             dependencies: [.product(name: "NTKLinearAlgebra", package: "NTKSpectra")],
             path: "Sources/GemmPeak"),
+        .executableTarget(
+            name: "network-passes",
+            dependencies: [
+                .product(name: "NTKLinearAlgebra", package: "NTKSpectra"),
+                .product(name: "NTKNetworks", package: "NTKSpectra"),
+            ],
+            path: "Sources/NetworkPasses"),
+        .executableTarget(
+            name: "pass-allocations",
+            dependencies: [
+                .product(name: "NTKLinearAlgebra", package: "NTKSpectra"),
+                .product(name: "NTKNetworks", package: "NTKSpectra"),
+            ],
+            path: "Sources/PassAllocations"),
     ],
     swiftLanguageModes: [.v6]
 )

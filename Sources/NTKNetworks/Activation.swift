@@ -21,6 +21,8 @@ public struct Activation<Scalar: BLASScalar>: Layer {
     public func savedCount(batch: Int) -> Int { batch * inputSize }
     public func scratchCount(batch: Int, block: Int) -> Int { 0 }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func forward(
         parameters: UnsafePointer<Scalar>, input: UnsafePointer<Scalar>, batch: Int,
         output: UnsafeMutablePointer<Scalar>, saved: UnsafeMutablePointer<Scalar>
@@ -32,6 +34,8 @@ public struct Activation<Scalar: BLASScalar>: Layer {
         }
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func jvp(
         _ state: LayerState<Scalar>, parameterTangents: UnsafePointer<Scalar>?, parameterStride: Int,
         inputTangents: UnsafePointer<Scalar>?, block s: Int,
@@ -45,6 +49,8 @@ public struct Activation<Scalar: BLASScalar>: Layer {
         Self.scale(state.saved, inputTangents, into: outputTangents, batch: state.batch, block: s, features: n)
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func vjp(
         _ state: LayerState<Scalar>, outputCotangents: UnsafePointer<Scalar>, block s: Int,
         parameterCotangents: UnsafeMutablePointer<Scalar>?, parameterStride: Int,

@@ -8,11 +8,13 @@ public enum ActivationFunction: String, Sendable, Hashable, Codable, CaseIterabl
     case tanh
     /// φ(x) = max(x, 0); φ'(0) = 0 as in PyTorch.
     case relu
-    /// Exact GELU (PyTorch default, `approximate='none'`): φ(x) = x·Φ(x) = ½x(1 + erf(x/√2)).
+    /// Exact GELU (Hendrycks & Gimpel 2016, arXiv:1606.08415; PyTorch default,
+    /// `approximate='none'`): φ(x) = x·Φ(x) = ½x(1 + erf(x/√2)), φ'(x) = Φ(x) + x·ϕ(x).
     case gelu
     /// φ(x) = 1/(1 + e^(−x)).
     case sigmoid
-    /// PyTorch `Softplus(beta=1, threshold=20)`: log(1 + eˣ), and x itself for x > 20.
+    /// PyTorch `Softplus(beta=1, threshold=20)`: log(1 + eˣ), and x itself for x > 20
+    /// (derivative the logistic function, and 1 above the threshold, as PyTorch's backward).
     case softplus
     /// φ(x) = erf x.
     case erf

@@ -14,6 +14,8 @@ public struct AvgPool2d<Scalar: BLASScalar>: Layer {
     public let stride: (height: Int, width: Int)
     public let outputHeight: Int
     public let outputWidth: Int
+    public let inputShape: [Int]
+    public let outputShape: [Int]
 
     /// - Parameter stride: defaults to the kernel size, as in PyTorch.
     /// - Throws: `NetworkError.invalidLayer` naming `kernel_size` or `stride`.
@@ -36,10 +38,10 @@ public struct AvgPool2d<Scalar: BLASScalar>: Layer {
         self.stride = stride
         outputHeight = (inputHeight - kernelSize.0) / stride.0 + 1
         outputWidth = (inputWidth - kernelSize.1) / stride.1 + 1
+        self.inputShape = inputShape
+        self.outputShape = [channels, outputHeight, outputWidth]
     }
 
-    public var inputShape: [Int] { [channels, inputHeight, inputWidth] }
-    public var outputShape: [Int] { [channels, outputHeight, outputWidth] }
     public var parameterCount: Int { 0 }
     public var parameterTensors: [ParameterTensor] { [] }
     public func initialize(parameters: UnsafeMutableBufferPointer<Scalar>, using generator: inout SeededGenerator) {}
@@ -66,6 +68,8 @@ public struct AvgPool2d<Scalar: BLASScalar>: Layer {
         }
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func forward(
         parameters: UnsafePointer<Scalar>, input: UnsafePointer<Scalar>, batch: Int,
         output: UnsafeMutablePointer<Scalar>, saved: UnsafeMutablePointer<Scalar>
@@ -73,6 +77,8 @@ public struct AvgPool2d<Scalar: BLASScalar>: Layer {
         pool(input, into: output, images: batch)
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func jvp(
         _ state: LayerState<Scalar>, parameterTangents: UnsafePointer<Scalar>?, parameterStride: Int,
         inputTangents: UnsafePointer<Scalar>?, block s: Int,
@@ -85,6 +91,8 @@ public struct AvgPool2d<Scalar: BLASScalar>: Layer {
         pool(inputTangents, into: outputTangents, images: state.batch * s)
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func vjp(
         _ state: LayerState<Scalar>, outputCotangents: UnsafePointer<Scalar>, block s: Int,
         parameterCotangents: UnsafeMutablePointer<Scalar>?, parameterStride: Int,

@@ -12,13 +12,15 @@ public final class BlockWorkspace<Scalar: BLASScalar>: @unchecked Sendable {
     public let count: Int
     let scratch: UnsafeMutablePointer<Scalar>
 
+    /// Bytes held by the workspace.
+    public var byteCount: Int { max(1, count) * MemoryLayout<Scalar>.stride }
+
     init(batch: Int, block: Int, count: Int) {
         batchCapacity = batch
         blockCapacity = block
         self.count = count
-        scratch = .allocate(capacity: max(1, count))
-        scratch.initialize(repeating: 0, count: max(1, count))
+        scratch = allocateZeroed(max(1, count))
     }
 
-    deinit { scratch.deallocate() }
+    deinit { UnsafeMutableRawPointer(scratch).deallocate() }
 }

@@ -24,6 +24,8 @@ public struct Conv2d<Scalar: BLASScalar>: Layer {
     public let parameterization: Parameterization
     public let outputHeight: Int
     public let outputWidth: Int
+    public let inputShape: [Int]
+    public let outputShape: [Int]
     let weightMultiplier: Scalar
     let biasMultiplier: Scalar
 
@@ -42,6 +44,12 @@ public struct Conv2d<Scalar: BLASScalar>: Layer {
         guard kernelSize.0 > 0, kernelSize.1 > 0 else { throw fail("kernel_size", "got \(kernelSize), expected positive sizes") }
         guard stride.0 > 0, stride.1 > 0 else { throw fail("stride", "got \(stride), expected positive strides") }
         guard padding.0 >= 0, padding.1 >= 0 else { throw fail("padding", "got \(padding), expected non-negative padding") }
+        let (patch, patchOverflow) = inChannels.multipliedReportingOverflow(by: kernelSize.0 &* kernelSize.1)
+        guard kernelSize.0 <= Int(Int32.max), kernelSize.1 <= Int(Int32.max), !patchOverflow,
+            !patch.multipliedReportingOverflow(by: outChannels).overflow
+        else {
+            throw fail("kernel_size", "\(outChannels) × \(inChannels) × \(kernelSize) weights overflow the integer range")
+        }
         let outH = (inputHeight + 2 * padding.0 - kernelSize.0) / stride.0 + 1
         let outW = (inputWidth + 2 * padding.1 - kernelSize.1) / stride.1 + 1
         guard inputHeight > 0, inputWidth > 0, inputHeight + 2 * padding.0 >= kernelSize.0,
@@ -60,13 +68,13 @@ public struct Conv2d<Scalar: BLASScalar>: Layer {
         self.parameterization = parameterization
         self.outputHeight = outH
         self.outputWidth = outW
+        self.inputShape = [inChannels, inputHeight, inputWidth]
+        self.outputShape = [outChannels, outH, outW]
         let m = parameterization.multipliers(fanIn: inChannels * kernelSize.0 * kernelSize.1)
         weightMultiplier = Scalar(m.weight)
         biasMultiplier = Scalar(m.bias)
     }
 
-    public var inputShape: [Int] { [inChannels, inputHeight, inputWidth] }
-    public var outputShape: [Int] { [outChannels, outputHeight, outputWidth] }
     /// C·kh·kw: the fan-in and the rows of the im2col matrix.
     var patchSize: Int { inChannels * kernelSize.0 * kernelSize.1 }
     /// L = H_out·W_out.
@@ -96,6 +104,8 @@ public struct Conv2d<Scalar: BLASScalar>: Layer {
         s * weightCount + patchSize * s * positions + outChannels * s * positions
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func forward(
         parameters: UnsafePointer<Scalar>, input: UnsafePointer<Scalar>, batch: Int,
         output: UnsafeMutablePointer<Scalar>, saved: UnsafeMutablePointer<Scalar>
@@ -123,6 +133,8 @@ public struct Conv2d<Scalar: BLASScalar>: Layer {
         }
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func jvp(
         _ state: LayerState<Scalar>, parameterTangents: UnsafePointer<Scalar>?, parameterStride: Int,
         inputTangents: UnsafePointer<Scalar>?, block s: Int,
@@ -163,6 +175,8 @@ public struct Conv2d<Scalar: BLASScalar>: Layer {
         }
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func vjp(
         _ state: LayerState<Scalar>, outputCotangents: UnsafePointer<Scalar>, block s: Int,
         parameterCotangents: UnsafeMutablePointer<Scalar>?, parameterStride: Int,

@@ -4,16 +4,20 @@ import NTKLinearAlgebra
 /// memory layout is unchanged (C order), so every pass is a copy.
 public struct Flatten<Scalar: BLASScalar>: Layer {
     public let inputShape: [Int]
+    public let outputShape: [Int]
 
-    public init(inputShape: [Int]) { self.inputShape = inputShape }
-
-    public var outputShape: [Int] { [inputSize] }
+    public init(inputShape: [Int]) {
+        self.inputShape = inputShape
+        self.outputShape = [inputShape.reduce(1, *)]
+    }
     public var parameterCount: Int { 0 }
     public var parameterTensors: [ParameterTensor] { [] }
     public func initialize(parameters: UnsafeMutableBufferPointer<Scalar>, using generator: inout SeededGenerator) {}
     public func savedCount(batch: Int) -> Int { 0 }
     public func scratchCount(batch: Int, block: Int) -> Int { 0 }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func forward(
         parameters: UnsafePointer<Scalar>, input: UnsafePointer<Scalar>, batch: Int,
         output: UnsafeMutablePointer<Scalar>, saved: UnsafeMutablePointer<Scalar>
@@ -21,6 +25,8 @@ public struct Flatten<Scalar: BLASScalar>: Layer {
         output.update(from: input, count: batch * inputSize)
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func jvp(
         _ state: LayerState<Scalar>, parameterTangents: UnsafePointer<Scalar>?, parameterStride: Int,
         inputTangents: UnsafePointer<Scalar>?, block s: Int,
@@ -34,6 +40,8 @@ public struct Flatten<Scalar: BLASScalar>: Layer {
         }
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func vjp(
         _ state: LayerState<Scalar>, outputCotangents: UnsafePointer<Scalar>, block s: Int,
         parameterCotangents: UnsafeMutablePointer<Scalar>?, parameterStride: Int,

@@ -29,18 +29,22 @@ public final class ForwardCache<Scalar: BLASScalar>: @unchecked Sendable {
         self.outputCount = outputCount
         self.parameterCount = parameterCount
         self.savedCapacity = savedCount
-        input = .allocate(capacity: max(1, capacity * inputSize))
-        output = .allocate(capacity: max(1, capacity * outputCount))
-        saved = .allocate(capacity: max(1, savedCount))
-        input.initialize(repeating: 0, count: max(1, capacity * inputSize))
-        output.initialize(repeating: 0, count: max(1, capacity * outputCount))
-        saved.initialize(repeating: 0, count: max(1, savedCount))
+        input = allocateZeroed(max(1, capacity * inputSize))
+        output = allocateZeroed(max(1, capacity * outputCount))
+        saved = allocateZeroed(max(1, savedCount))
     }
 
     deinit {
-        input.deallocate()
-        output.deallocate()
-        saved.deallocate()
+        UnsafeMutableRawPointer(input).deallocate()
+        UnsafeMutableRawPointer(output).deallocate()
+        UnsafeMutableRawPointer(saved).deallocate()
+    }
+
+    /// Bytes held by the cache's buffers (inputs, outputs, activations and saved state at
+    /// full capacity), for memory budgets.
+    public var byteCount: Int {
+        (max(1, capacity * inputSize) + max(1, capacity * outputCount) + max(1, savedCapacity))
+            * MemoryLayout<Scalar>.stride
     }
 
     /// The outputs [batch, k] of the last forward pass (a view valid while the cache lives).
@@ -54,4 +58,13 @@ public final class ForwardCache<Scalar: BLASScalar>: @unchecked Sendable {
         (try? Matrix(rows: batch, columns: outputCount, storage: Array(outputBuffer)))
             ?? Matrix(rows: 0, columns: outputCount)
     }
+}
+
+/// `count` zeroed scalars (all-zero bytes are +0 in IEEE 754), set with one non-generic memset
+/// instead of a per-element generic initialization; release with the raw pointer's `deallocate`.
+func allocateZeroed<Scalar: BLASScalar>(_ count: Int) -> UnsafeMutablePointer<Scalar> {
+    let bytes = count * MemoryLayout<Scalar>.stride
+    let raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: max(MemoryLayout<Scalar>.alignment, 64))
+    raw.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
+    return raw.bindMemory(to: Scalar.self, capacity: count)
 }

@@ -5,6 +5,7 @@ import NTKLinearAlgebra
 /// - Complexity: b·s·C·H·W additions per pass.
 public struct GlobalAvgPool<Scalar: BLASScalar>: Layer {
     public let inputShape: [Int]
+    public let outputShape: [Int]
 
     /// - Throws: `NetworkError.invalidLayer` if the input is not [C, H, W].
     public init(inputShape: [Int]) throws {
@@ -13,11 +14,11 @@ public struct GlobalAvgPool<Scalar: BLASScalar>: Layer {
                 layer: "globalavgpool", field: "input_shape", message: "got \(inputShape), expected [C, H, W] with positive sizes")
         }
         self.inputShape = inputShape
+        self.outputShape = [inputShape[0]]
     }
 
     var channels: Int { inputShape[0] }
     var planeSize: Int { inputShape[1] * inputShape[2] }
-    public var outputShape: [Int] { [channels] }
     public var parameterCount: Int { 0 }
     public var parameterTensors: [ParameterTensor] { [] }
     public func initialize(parameters: UnsafeMutableBufferPointer<Scalar>, using generator: inout SeededGenerator) {}
@@ -34,6 +35,8 @@ public struct GlobalAvgPool<Scalar: BLASScalar>: Layer {
         }
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func forward(
         parameters: UnsafePointer<Scalar>, input: UnsafePointer<Scalar>, batch: Int,
         output: UnsafeMutablePointer<Scalar>, saved: UnsafeMutablePointer<Scalar>
@@ -41,6 +44,8 @@ public struct GlobalAvgPool<Scalar: BLASScalar>: Layer {
         pool(input, into: output, planes: batch * channels)
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func jvp(
         _ state: LayerState<Scalar>, parameterTangents: UnsafePointer<Scalar>?, parameterStride: Int,
         inputTangents: UnsafePointer<Scalar>?, block s: Int,
@@ -53,6 +58,8 @@ public struct GlobalAvgPool<Scalar: BLASScalar>: Layer {
         pool(inputTangents, into: outputTangents, planes: state.batch * s * channels)
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func vjp(
         _ state: LayerState<Scalar>, outputCotangents: UnsafePointer<Scalar>, block s: Int,
         parameterCotangents: UnsafeMutablePointer<Scalar>?, parameterStride: Int,

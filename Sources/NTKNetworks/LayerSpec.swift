@@ -104,6 +104,7 @@ extension LayerSpec: Codable {
         case inChannels = "in_channels", outChannels = "out_channels", kernelSize = "kernel_size", stride, padding
         case outputSize = "output_size", normalizedShape = "normalized_shape", eps
         case elementwiseAffine = "elementwise_affine", layers
+        case dilation, groups, paddingMode = "padding_mode", ceilMode = "ceil_mode"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -118,6 +119,16 @@ extension LayerSpec: Codable {
         case "flatten":
             self = .flatten
         case "conv2d":
+            guard try c.decodeIfPresent(SpatialSize.self, forKey: .dilation) ?? 1 == 1 else {
+                throw DecodingError.dataCorruptedError(forKey: .dilation, in: c, debugDescription: "conv2d: only dilation 1 is supported")
+            }
+            guard try c.decodeIfPresent(Int.self, forKey: .groups) ?? 1 == 1 else {
+                throw DecodingError.dataCorruptedError(forKey: .groups, in: c, debugDescription: "conv2d: only groups 1 is supported")
+            }
+            guard try c.decodeIfPresent(String.self, forKey: .paddingMode) ?? "zeros" == "zeros" else {
+                throw DecodingError.dataCorruptedError(
+                    forKey: .paddingMode, in: c, debugDescription: "conv2d: only padding_mode \"zeros\" is supported")
+            }
             self = .conv2d(
                 inChannels: try c.decode(Int.self, forKey: .inChannels),
                 outChannels: try c.decode(Int.self, forKey: .outChannels),
@@ -132,6 +143,10 @@ extension LayerSpec: Codable {
             if try c.decodeIfPresent(SpatialSize.self, forKey: .padding) ?? 0 != 0 {
                 throw DecodingError.dataCorruptedError(
                     forKey: .padding, in: c, debugDescription: "avgpool2d: only padding 0 is supported")
+            }
+            if try c.decodeIfPresent(Bool.self, forKey: .ceilMode) ?? false {
+                throw DecodingError.dataCorruptedError(
+                    forKey: .ceilMode, in: c, debugDescription: "avgpool2d: only ceil_mode false is supported")
             }
         case "adaptiveavgpool2d":
             guard try c.decodeIfPresent(SpatialSize.self, forKey: .outputSize) ?? 1 == 1 else {
@@ -151,6 +166,9 @@ extension LayerSpec: Codable {
             self = .layerNorm(
                 normalizedShape: shape, epsilon: try c.decodeIfPresent(Double.self, forKey: .eps) ?? 1e-5,
                 elementwiseAffine: try c.decodeIfPresent(Bool.self, forKey: .elementwiseAffine) ?? true)
+            if let bias = try c.decodeIfPresent(Bool.self, forKey: .bias), !bias {
+                throw DecodingError.dataCorruptedError(forKey: .bias, in: c, debugDescription: "layernorm: only bias true is supported")
+            }
         case "residual":
             self = .residual(try c.decode([LayerSpec].self, forKey: .layers))
         default:

@@ -24,6 +24,10 @@ public struct Linear<Scalar: BLASScalar>: Layer {
     public let parameterization: Parameterization
     /// Leading dimensions of an example (empty for a flat [in] input).
     public let leadingShape: [Int]
+    public let inputShape: [Int]
+    public let outputShape: [Int]
+    /// R: rows per example.
+    let rows: Int
     let weightMultiplier: Scalar
     let biasMultiplier: Scalar
 
@@ -32,6 +36,9 @@ public struct Linear<Scalar: BLASScalar>: Layer {
         inFeatures: Int, outFeatures: Int, bias: Bool = true, leadingShape: [Int] = [],
         parameterization: Parameterization = .standard
     ) throws {
+        guard !inFeatures.multipliedReportingOverflow(by: outFeatures).overflow else {
+            throw NetworkError.invalidLayer(layer: "linear", field: "out_features", message: "\(inFeatures) × \(outFeatures) weights overflow the integer range")
+        }
         guard leadingShape.allSatisfy({ $0 > 0 }) else {
             throw NetworkError.invalidLayer(layer: "linear", field: "input_shape", message: "got leading dimensions \(leadingShape), expected positive sizes")
         }
@@ -46,15 +53,14 @@ public struct Linear<Scalar: BLASScalar>: Layer {
         self.hasBias = bias
         self.parameterization = parameterization
         self.leadingShape = leadingShape
+        self.inputShape = leadingShape + [inFeatures]
+        self.outputShape = leadingShape + [outFeatures]
+        self.rows = leadingShape.reduce(1, *)
         let m = parameterization.multipliers(fanIn: inFeatures)
         weightMultiplier = Scalar(m.weight)
         biasMultiplier = Scalar(m.bias)
     }
 
-    public var inputShape: [Int] { leadingShape + [inFeatures] }
-    public var outputShape: [Int] { leadingShape + [outFeatures] }
-    /// R: rows per example.
-    var rows: Int { leadingShape.reduce(1, *) }
     var weightCount: Int { inFeatures * outFeatures }
     public var parameterCount: Int { weightCount + (hasBias ? outFeatures : 0) }
 
@@ -79,6 +85,8 @@ public struct Linear<Scalar: BLASScalar>: Layer {
         block * weightCount + (rows > 1 ? rows * block * outFeatures : 0)
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func forward(
         parameters: UnsafePointer<Scalar>, input: UnsafePointer<Scalar>, batch: Int,
         output: UnsafeMutablePointer<Scalar>, saved: UnsafeMutablePointer<Scalar>
@@ -95,6 +103,8 @@ public struct Linear<Scalar: BLASScalar>: Layer {
         }
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func jvp(
         _ state: LayerState<Scalar>, parameterTangents: UnsafePointer<Scalar>?, parameterStride: Int,
         inputTangents: UnsafePointer<Scalar>?, block s: Int,
@@ -151,6 +161,8 @@ public struct Linear<Scalar: BLASScalar>: Layer {
         }
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func vjp(
         _ state: LayerState<Scalar>, outputCotangents: UnsafePointer<Scalar>, block s: Int,
         parameterCotangents: UnsafeMutablePointer<Scalar>?, parameterStride: Int,

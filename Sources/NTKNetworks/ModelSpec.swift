@@ -55,8 +55,38 @@ public struct ModelSpec: Sendable, Hashable {
     }
 
     /// Decodes a spec from JSON.
-    public static func decode(json: Data) throws -> ModelSpec {
-        try JSONDecoder().decode(ModelSpec.self, from: json)
+    /// - Throws: `NetworkError.invalidSpec` naming the JSON path (e.g. "layers[2].in_features")
+    ///   and what was expected.
+    public static func decode(json: Data) throws(NetworkError) -> ModelSpec {
+        do {
+            return try JSONDecoder().decode(ModelSpec.self, from: json)
+        } catch let error as DecodingError {
+            throw Self.describe(error)
+        } catch {
+            throw .invalidSpec(path: "(root)", message: "\(error)")
+        }
+    }
+
+    static func describe(_ error: DecodingError) -> NetworkError {
+        func path(_ keys: [any CodingKey]) -> String {
+            var out = ""
+            for key in keys {
+                if let index = key.intValue { out += "[\(index)]" } else { out += (out.isEmpty ? "" : ".") + key.stringValue }
+            }
+            return out.isEmpty ? "(root)" : out
+        }
+        switch error {
+        case let .keyNotFound(key, context):
+            return .invalidSpec(path: path(context.codingPath + [key]), message: "required field is missing")
+        case let .typeMismatch(type, context):
+            return .invalidSpec(path: path(context.codingPath), message: "expected a value of type \(type)")
+        case let .valueNotFound(type, context):
+            return .invalidSpec(path: path(context.codingPath), message: "expected a value of type \(type), got null")
+        case let .dataCorrupted(context):
+            return .invalidSpec(path: path(context.codingPath), message: context.debugDescription)
+        @unknown default:
+            return .invalidSpec(path: "(root)", message: "\(error)")
+        }
     }
 
     /// Encodes the spec as JSON (sorted keys).

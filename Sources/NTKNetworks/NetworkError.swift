@@ -12,6 +12,8 @@ public enum NetworkError: Error, Equatable, Sendable, CustomStringConvertible {
     case capacityExceeded(name: String, requested: Int, capacity: Int)
     /// A value that must be finite is NaN or infinite.
     case nonFinite(name: String)
+    /// A model spec could not be decoded (`path` such as "layers[2].in_features").
+    case invalidSpec(path: String, message: String)
     /// A BLAS/LAPACK call was refused.
     case linearAlgebra(LinearAlgebraError)
 
@@ -25,6 +27,8 @@ public enum NetworkError: Error, Equatable, Sendable, CustomStringConvertible {
             return "\(name): requested \(requested) exceeds the preallocated capacity \(capacity)"
         case let .nonFinite(name):
             return "\(name) contains NaN or infinite values; expected finite values"
+        case let .invalidSpec(path, message):
+            return "model spec, \(path): \(message)"
         case let .linearAlgebra(error):
             return error.description
         }

@@ -35,6 +35,8 @@ public struct Residual<Scalar: BLASScalar>: Layer {
     public func savedCount(batch: Int) -> Int { batch * outputSize + body.savedCount(batch: batch) }
     public func scratchCount(batch: Int, block: Int) -> Int { body.scratchCount(batch: batch, block: block) }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func forward(
         parameters: UnsafePointer<Scalar>, input: UnsafePointer<Scalar>, batch: Int,
         output: UnsafeMutablePointer<Scalar>, saved: UnsafeMutablePointer<Scalar>
@@ -51,6 +53,8 @@ public struct Residual<Scalar: BLASScalar>: Layer {
             batch: state.batch)
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func jvp(
         _ state: LayerState<Scalar>, parameterTangents: UnsafePointer<Scalar>?, parameterStride: Int,
         inputTangents: UnsafePointer<Scalar>?, block s: Int,
@@ -64,6 +68,8 @@ public struct Residual<Scalar: BLASScalar>: Layer {
         }
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func vjp(
         _ state: LayerState<Scalar>, outputCotangents: UnsafePointer<Scalar>, block s: Int,
         parameterCotangents: UnsafeMutablePointer<Scalar>?, parameterStride: Int,

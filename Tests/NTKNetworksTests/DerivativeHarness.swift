@@ -78,6 +78,10 @@ enum DerivativeHarness {
         let c = [Double].gaussian(count: s * P, using: &rng)
         let (accumulated, _) = try vjp(network, cache, yBar, block: s, initial: c)
         expectClose(accumulated, zip(c, thetaBar).map(+), relative: 1e-13, floor: 1, "VJP accumulates", sourceLocation)
+        // The parameter-only VJP (no input cotangent: the chain stops at the first parameterized
+        // layer) gives the same θ̄.
+        let parametersOnly = try vjpParameters(network, cache, yBar, block: s)
+        expectClose(parametersOnly, thetaBar, relative: 1e-13, floor: 1, "parameter-only VJP", sourceLocation)
         // Both tangents together are the sum.
         let jBoth = try jvp(network, cache, parameterTangents: thetaDot, inputTangents: xDot, block: s)
         expectClose(jBoth, zip(jTheta, jX).map(+), relative: 1e-12, floor: 1, "JVP is linear in (θ̇, ẋ)", sourceLocation)
@@ -150,6 +154,13 @@ enum DerivativeHarness {
             }
         }
         return (thetaBar, xBar)
+    }
+
+    static func vjpParameters<S: BLASScalar>(_ network: Network<S>, _ cache: ForwardCache<S>, _ yBar: [S], block s: Int) throws -> [S] {
+        let workspace = network.makeBlockWorkspace(batch: cache.batch, block: s)
+        var thetaBar = [S](repeating: 0, count: s * network.parameterCount)
+        try network.vjp(cache: cache, outputCotangents: yBar, block: s, workspace: workspace, parameterCotangents: &thetaBar)
+        return thetaBar
     }
 
     static func withOptionalPointer<S, R>(_ a: [S]?, _ body: (UnsafePointer<S>?) throws -> R) rethrows -> R {

@@ -75,6 +75,15 @@ struct StructuredLayerDerivativeTests {
                      .linear(inFeatures: 3 * 3 * 5, outFeatures: 2)]))
     }
 
+    @Test func conv2dWideStrideAndPadding() throws {
+        // Horizontal stride 3 with padding 2 (some kernel columns see only padding on the edges),
+        // and a kernel wider than the unpadded input.
+        try DerivativeHarness.check(ModelSpec(
+            inputShape: [1, 4, 7], layers: [.conv2d(inChannels: 1, outChannels: 2, kernelSize: SpatialSize(2, 3), stride: SpatialSize(1, 3), padding: SpatialSize(0, 2))]))
+        try DerivativeHarness.check(ModelSpec(
+            inputShape: [2, 2, 2], layers: [.conv2d(inChannels: 2, outChannels: 1, kernelSize: 3, stride: 2, padding: 1)]))
+    }
+
     @Test func conv2dAloneNoBias() throws {
         try DerivativeHarness.check(ModelSpec(
             inputShape: [1, 4, 4], layers: [.conv2d(inChannels: 1, outChannels: 2, kernelSize: 3, bias: false)]))
@@ -113,6 +122,16 @@ struct StructuredLayerDerivativeTests {
             inputShape: [4],
             layers: [.linear(inFeatures: 4, outFeatures: 5), .residual([.activation(.tanh), .linear(inFeatures: 5, outFeatures: 5)]),
                      .residual([.linear(inFeatures: 5, outFeatures: 5), .activation(.sigmoid)]), .linear(inFeatures: 5, outFeatures: 2)]))
+    }
+
+    @Test func nestedResidualAndParameterFreePrefix() throws {
+        // A parameter-free prefix (the JVP/VJP skip it when no input tangent/cotangent is
+        // needed), a residual around a residual, and a residual with a parameter-free body (y = 2x).
+        try DerivativeHarness.check(ModelSpec(
+            inputShape: [2, 3],
+            layers: [.activation(.sine), .flatten, .residual([.activation(.tanh)]),
+                     .residual([.linear(inFeatures: 6, outFeatures: 6), .residual([.activation(.gelu), .linear(inFeatures: 6, outFeatures: 6)])]),
+                     .linear(inFeatures: 6, outFeatures: 2)]))
     }
 
     @Test func cnnModel() throws {
