@@ -186,14 +186,29 @@ public struct Trainer<Algorithm: Optimizer>: Sendable {
 
     // MARK: Helpers
 
-    /// In-place Fisher–Yates shuffle with unbiased bounded draws (Knuth, TAOCP vol. 2, 3.4.2).
+    /// In-place Fisher–Yates shuffle (Knuth, TAOCP vol. 2, Algorithm 3.4.2 P) with unbiased
+    /// bounded draws by Lemire's multiply-and-reject method (arXiv:1805.10941). Allocation-free.
     static func shuffle(_ order: inout [Int], using generator: inout SeededGenerator) {
-        var i = order.count - 1
-        while i > 0 {
-            let j = Int(generator.next(upperBound: UInt64(i + 1)))
-            order.swapAt(i, j)
-            i -= 1
+        order.withUnsafeMutableBufferPointer { o in
+            var i = o.count - 1
+            while i > 0 {
+                let j = Int(boundedDraw(UInt64(i + 1), using: &generator))
+                let t = o[i]
+                o[i] = o[j]
+                o[j] = t
+                i -= 1
+            }
         }
+    }
+
+    /// A uniform draw from 0..<bound (bound > 0).
+    static func boundedDraw(_ bound: UInt64, using generator: inout SeededGenerator) -> UInt64 {
+        var product = generator.next().multipliedFullWidth(by: bound)
+        if product.low < bound {
+            let threshold = (0 &- bound) % bound
+            while product.low < threshold { product = generator.next().multipliedFullWidth(by: bound) }
+        }
+        return product.high
     }
 
     static func seconds(_ duration: Duration) -> Double {
