@@ -441,6 +441,47 @@ import Testing
         #expect(Self.maxAbs(network.parameters, expected) <= 4 * Self.epsilon * 4)
     }
 
+    @Test func shuffleIsAUniformPermutation() {
+        // 6000 shuffles of 3 items: each of the 6 orders is Binomial(6000, 1/6), mean 1000,
+        // standard deviation √(6000·(1/6)·(5/6)) ≈ 28.9; allow 5 standard deviations.
+        var generator = SeededGenerator(seed: 101)
+        var counts: [[Int]: Int] = [:]
+        for _ in 0..<6000 {
+            var order = [0, 1, 2]
+            Trainer<SGD<Double>>.shuffle(&order, using: &generator)
+            counts[order, default: 0] += 1
+        }
+        #expect(counts.count == 6)
+        for (order, count) in counts {
+            #expect(order.sorted() == [0, 1, 2])
+            #expect(abs(count - 1000) <= 5 * 29, "order \(order): \(count)")
+        }
+        // Bounded draws cover 0..<bound with no value outside it.
+        var seen = Set<UInt64>()
+        for _ in 0..<200 { seen.insert(Trainer<SGD<Double>>.boundedDraw(7, using: &generator)) }
+        #expect(seen == Set(0..<7))
+    }
+
+    @Test func lossRejectsBadShapesAndValues() throws {
+        let f = Self.gaussian(rows: 2, columns: 3, seed: 111)
+        #expect(throws: TrainingError.self) { try Loss.softmaxCrossEntropy.value(outputs: f, targets: Matrix<Double>(rows: 3, columns: 2)) }
+        var nanOutputs = f
+        nanOutputs[1, 2] = .infinity
+        #expect(throws: TrainingError.nonFinite(name: "loss outputs (row 1)")) {
+            try Loss.meanSquaredError().value(outputs: nanOutputs, targets: Matrix<Double>(rows: 2, columns: 3))
+        }
+        var nanTargets = Matrix<Double>(rows: 2, columns: 3)
+        nanTargets[0, 1] = .nan
+        #expect(throws: TrainingError.nonFinite(name: "loss targets (row 0)")) {
+            try Loss.meanSquaredError().value(outputs: f, targets: nanTargets)
+        }
+        // Negative targets are fine for regression, not for class probabilities.
+        var negative = Matrix<Double>(rows: 2, columns: 3)
+        negative[1, 0] = -1
+        #expect(try Loss.meanSquaredError().value(outputs: f, targets: negative).isFinite)
+        #expect(throws: TrainingError.self) { try Loss.softmaxCrossEntropy.value(outputs: f, targets: negative) }
+    }
+
     @Test func evaluationReportsAccuracyOnlyForClassificationTargets() throws {
         let (x, y) = Self.blobs(count: 8, seed: 71)
         let network: Network<Double> = try .mlp(inputSize: 2, hiddenSizes: [3], outputSize: 2, seed: 8)
