@@ -113,6 +113,8 @@ public struct Trainer<Algorithm: Optimizer>: Sendable {
         var step = 0, examplesSeen = 0, epochsCompleted = 0, currentEpoch = 0
         var epochLosses: [Double] = []
         epochLosses.reserveCapacity(epochs)
+        var stepLosses: [Double] = []
+        stepLosses.reserveCapacity(epochs * stepsPerEpoch)
         var lastBatchLoss: Double?
         var stopRequested = false
 
@@ -174,6 +176,7 @@ public struct Trainer<Algorithm: Optimizer>: Sendable {
                         epochSum += batchLoss * Double(b)
                         epochCount += b
                         lastBatchLoss = batchLoss
+                        stepLosses.append(batchLoss)
                         if try notify(.stepEnd, epoch: epoch, epochLoss: epochSum / Double(epochCount)) {
                             stopRequested = true
                             if batchIndex < stepsPerEpoch - 1 { break epochLoop }
@@ -189,7 +192,7 @@ public struct Trainer<Algorithm: Optimizer>: Sendable {
         _ = try notify(.trainingEnd, epoch: currentEpoch, epochLoss: epochLosses.last)
         return TrainingReport(
             steps: step, epochsCompleted: epochsCompleted, examplesSeen: examplesSeen, epochLosses: epochLosses,
-            lastBatchLoss: lastBatchLoss, stoppedEarly: stopRequested && epochsCompleted < epochs, optimizer: optimizer,
+            stepLosses: stepLosses, lastBatchLoss: lastBatchLoss, stoppedEarly: stopRequested && epochsCompleted < epochs, optimizer: optimizer,
             trainingSeconds: Self.seconds(trainingTime), callbackSeconds: Self.seconds(callbackTime))
     }
 

@@ -388,6 +388,14 @@ import Testing
         // Epoch-end contexts carry the epoch losses of the report.
         let epochEnds = recorder.events.filter { $0.event == .epochEnd }.compactMap(\.epochLoss)
         #expect(epochEnds == report.epochLosses)
+        // Epoch losses are the batch-size-weighted means of the step losses (batches 4, 4, 2).
+        #expect(report.stepLosses.count == 6)
+        for epoch in 0..<2 {
+            let l = Array(report.stepLosses[(3 * epoch)..<(3 * epoch + 3)])
+            let mean = (4 * l[0] + 4 * l[1] + 2 * l[2]) / 10
+            #expect(abs(mean - report.epochLosses[epoch]) <= 8 * Self.epsilon * mean)
+        }
+        #expect(report.lastBatchLoss == report.stepLosses.last)
         // The context shows the parameters before any step, then after each step.
         #expect(recorder.parametersAtSteps.first == initial)
         #expect(Self.maxAbs(recorder.parametersAtSteps[1], initial) > 0)
