@@ -65,7 +65,11 @@ import Testing
         let b = 3, k = 4, h = 1e-5
         let f = Self.gaussian(rows: b, columns: k, scale: 2, seed: 11)
         let targetSets = loss.isClassification
-            ? [Self.oneHot([2, 0, 3], classes: k), Self.probabilities(rows: b, columns: k, seed: 12)]
+            ? [
+                Self.oneHot([2, 0, 3], classes: k), Self.probabilities(rows: b, columns: k, seed: 12),
+                // Rows not summing to 1 (PyTorch accepts them): exercises the Σ_c y_c factor.
+                Matrix(rows: b, columns: k) { i, c in abs(Self.gaussian(rows: b, columns: k, seed: 14)[i, c]) },
+            ]
             : [Self.gaussian(rows: b, columns: k, seed: 13)]
         for y in targetSets {
             let (value, cotangent) = try loss.evaluate(outputs: f, targets: y)
