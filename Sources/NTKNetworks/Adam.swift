@@ -63,22 +63,21 @@ public struct Adam<Scalar: BLASScalar>: Optimizer {
         let b1 = Scalar(beta1), b2 = Scalar(beta2), eps = Scalar(epsilon)
         let oneMinusB1 = Scalar(1 - beta1), oneMinusB2 = Scalar(1 - beta2)
         let lambda = Scalar(weightDecay)
-        let decoupled = decoupledWeightDecay
+        let coupled = weightDecay != 0 && !decoupledWeightDecay
+        let shrinks = weightDecay != 0 && decoupledWeightDecay
         let shrink = Scalar(1 - learningRate * weightDecay)
         gradient.withUnsafeBufferPointer { g in
             firstMoment.withUnsafeMutableBufferPointer { m in
                 secondMoment.withUnsafeMutableBufferPointer { v in
                     parameters.withUnsafeMutableBufferPointer { theta in
                         for i in 0..<theta.count {
-                            var d = g[i]
-                            if lambda != 0 {
-                                if decoupled { theta[i] *= shrink } else { d += lambda * theta[i] }
-                            }
+                            if shrinks { theta[i] = theta[i] * shrink }
+                            let d = coupled ? g[i] + lambda * theta[i] : g[i]
                             m[i] = b1 * m[i] + oneMinusB1 * d
                             v[i] = b2 * v[i] + oneMinusB2 * d * d
                             // PyTorch: denom = √v / √(1 − β₂ᵗ) + ε; θ −= η/(1 − β₁ᵗ) · m / denom.
                             let denominator = v[i].squareRoot() * inverseRootCorrection2 + eps
-                            theta[i] -= stepSize * m[i] / denominator
+                            theta[i] = theta[i] - stepSize * m[i] / denominator
                         }
                     }
                 }

@@ -68,7 +68,7 @@ public enum Loss: Sendable, Hashable, CustomStringConvertible {
         if let cotangent, cotangent.count < count {
             throw TrainingError.shapeMismatch(name: "loss cotangent", got: "\(cotangent.count) elements", expected: "at least [\(b), \(k)] = \(count) elements")
         }
-        guard outputs.allSatisfy({ $0.isFinite }) else { throw TrainingError.nonFinite(name: "loss outputs") }
+        for i in 0..<count where !outputs[i].isFinite { throw TrainingError.nonFinite(name: "loss outputs (row \(i / k))") }
         try validate(targets: targets, batch: b, outputCount: k)
 
         switch self {

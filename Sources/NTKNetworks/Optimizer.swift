@@ -44,7 +44,13 @@ extension Optimizer {
                 name: "parameters", got: "\(parameters.count) elements",
                 expected: "\(stateCount) elements, the size of the optimizer state (call reset() for a new network)")
         }
-        guard gradient.allSatisfy({ $0.isFinite }) else { throw TrainingError.nonFinite(name: "gradient") }
+        // An index loop, not `allSatisfy`: unspecialized generic iteration allocates per element.
+        let finite = gradient.withUnsafeBufferPointer { g in
+            var finite = true
+            for i in 0..<g.count where !g[i].isFinite { finite = false }
+            return finite
+        }
+        guard finite else { throw TrainingError.nonFinite(name: "gradient") }
     }
 
     /// Throws unless `value` is finite and `valid`.

@@ -51,7 +51,7 @@ public struct SGD<Scalar: BLASScalar>: Optimizer {
         let eta = Scalar(learningRate), mu = Scalar(momentum), lambda = Scalar(weightDecay)
         let keep = Scalar(1 - dampening)
         let first = stepCount == 0
-        let useMomentum = momentum != 0, useNesterov = nesterov
+        let useMomentum = momentum != 0, useNesterov = nesterov, decay = weightDecay != 0
         if useMomentum, momentumBuffer.isEmpty {
             momentumBuffer = [Scalar](repeating: 0, count: parameters.count)
         }
@@ -59,13 +59,13 @@ public struct SGD<Scalar: BLASScalar>: Optimizer {
             momentumBuffer.withUnsafeMutableBufferPointer { b in
                 parameters.withUnsafeMutableBufferPointer { theta in
                     for i in 0..<theta.count {
-                        var d = g[i]
-                        if lambda != 0 { d += lambda * theta[i] }
+                        let d = decay ? g[i] + lambda * theta[i] : g[i]
                         if useMomentum {
                             b[i] = first ? d : mu * b[i] + keep * d
-                            d = useNesterov ? d + mu * b[i] : b[i]
+                            theta[i] = theta[i] - eta * (useNesterov ? d + mu * b[i] : b[i])
+                        } else {
+                            theta[i] = theta[i] - eta * d
                         }
-                        theta[i] -= eta * d
                     }
                 }
             }

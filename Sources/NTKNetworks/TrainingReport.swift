@@ -11,6 +11,8 @@ public struct TrainingReport<Algorithm: Optimizer>: Sendable {
     /// Mean training loss of each completed epoch (over its batches, weighted by batch size,
     /// each evaluated before its own update).
     public var epochLosses: [Double]
+    /// Loss of each step's batch, evaluated before its update (one entry per step).
+    public var stepLosses: [Double]
     /// Loss of the last batch, nil if no step ran.
     public var lastBatchLoss: Double?
     /// Whether a callback requested the stop before all epochs ran.

@@ -65,7 +65,11 @@ import Testing
         let b = 3, k = 4, h = 1e-5
         let f = Self.gaussian(rows: b, columns: k, scale: 2, seed: 11)
         let targetSets = loss.isClassification
-            ? [Self.oneHot([2, 0, 3], classes: k), Self.probabilities(rows: b, columns: k, seed: 12)]
+            ? [
+                Self.oneHot([2, 0, 3], classes: k), Self.probabilities(rows: b, columns: k, seed: 12),
+                // Rows not summing to 1 (PyTorch accepts them): exercises the Σ_c y_c factor.
+                Matrix(rows: b, columns: k) { i, c in abs(Self.gaussian(rows: b, columns: k, seed: 14)[i, c]) },
+            ]
             : [Self.gaussian(rows: b, columns: k, seed: 13)]
         for y in targetSets {
             let (value, cotangent) = try loss.evaluate(outputs: f, targets: y)
@@ -388,6 +392,14 @@ import Testing
         // Epoch-end contexts carry the epoch losses of the report.
         let epochEnds = recorder.events.filter { $0.event == .epochEnd }.compactMap(\.epochLoss)
         #expect(epochEnds == report.epochLosses)
+        // Epoch losses are the batch-size-weighted means of the step losses (batches 4, 4, 2).
+        #expect(report.stepLosses.count == 6)
+        for epoch in 0..<2 {
+            let l = Array(report.stepLosses[(3 * epoch)..<(3 * epoch + 3)])
+            let mean = (4 * l[0] + 4 * l[1] + 2 * l[2]) / 10
+            #expect(abs(mean - report.epochLosses[epoch]) <= 8 * Self.epsilon * mean)
+        }
+        #expect(report.lastBatchLoss == report.stepLosses.last)
         // The context shows the parameters before any step, then after each step.
         #expect(recorder.parametersAtSteps.first == initial)
         #expect(Self.maxAbs(recorder.parametersAtSteps[1], initial) > 0)
@@ -439,6 +451,47 @@ import Testing
         let expected = zip(initial.parameters, gradient).map { $0 - 0.3 * $1 }
         // Same batch in the same order: the same arithmetic up to the 0.3·g rounding.
         #expect(Self.maxAbs(network.parameters, expected) <= 4 * Self.epsilon * 4)
+    }
+
+    @Test func shuffleIsAUniformPermutation() {
+        // 6000 shuffles of 3 items: each of the 6 orders is Binomial(6000, 1/6), mean 1000,
+        // standard deviation √(6000·(1/6)·(5/6)) ≈ 28.9; allow 5 standard deviations.
+        var generator = SeededGenerator(seed: 101)
+        var counts: [[Int]: Int] = [:]
+        for _ in 0..<6000 {
+            var order = [0, 1, 2]
+            Trainer<SGD<Double>>.shuffle(&order, using: &generator)
+            counts[order, default: 0] += 1
+        }
+        #expect(counts.count == 6)
+        for (order, count) in counts {
+            #expect(order.sorted() == [0, 1, 2])
+            #expect(abs(count - 1000) <= 5 * 29, "order \(order): \(count)")
+        }
+        // Bounded draws cover 0..<bound with no value outside it.
+        var seen = Set<UInt64>()
+        for _ in 0..<200 { seen.insert(Trainer<SGD<Double>>.boundedDraw(7, using: &generator)) }
+        #expect(seen == Set(0..<7))
+    }
+
+    @Test func lossRejectsBadShapesAndValues() throws {
+        let f = Self.gaussian(rows: 2, columns: 3, seed: 111)
+        #expect(throws: TrainingError.self) { try Loss.softmaxCrossEntropy.value(outputs: f, targets: Matrix<Double>(rows: 3, columns: 2)) }
+        var nanOutputs = f
+        nanOutputs[1, 2] = .infinity
+        #expect(throws: TrainingError.nonFinite(name: "loss outputs (row 1)")) {
+            try Loss.meanSquaredError().value(outputs: nanOutputs, targets: Matrix<Double>(rows: 2, columns: 3))
+        }
+        var nanTargets = Matrix<Double>(rows: 2, columns: 3)
+        nanTargets[0, 1] = .nan
+        #expect(throws: TrainingError.nonFinite(name: "loss targets (row 0)")) {
+            try Loss.meanSquaredError().value(outputs: f, targets: nanTargets)
+        }
+        // Negative targets are fine for regression, not for class probabilities.
+        var negative = Matrix<Double>(rows: 2, columns: 3)
+        negative[1, 0] = -1
+        #expect(try Loss.meanSquaredError().value(outputs: f, targets: negative).isFinite)
+        #expect(throws: TrainingError.self) { try Loss.softmaxCrossEntropy.value(outputs: f, targets: negative) }
     }
 
     @Test func evaluationReportsAccuracyOnlyForClassificationTargets() throws {
