@@ -8,6 +8,7 @@ let package = Package(
     products: [
         .library(name: "NTKLinearAlgebra", targets: ["NTKLinearAlgebra"]),
         .library(name: "NTKFourier", targets: ["NTKFourier"]),
+        .library(name: "NTKEstimation", targets: ["NTKEstimation"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
@@ -32,9 +33,13 @@ let package = Package(
                 .product(name: "RealModule", package: "swift-numerics"),
             ]),
         .target(name: "NTKFourier", dependencies: ["CFFTW"]),
+        .target(name: "NTKEstimation", dependencies: ["NTKLinearAlgebra", "NTKFourier"]),
 
         .testTarget(name: "NTKLinearAlgebraTests", dependencies: ["NTKLinearAlgebra"]),
         .testTarget(name: "NTKFourierTests", dependencies: ["NTKFourier", "NTKLinearAlgebra"]),
+        .testTarget(
+            name: "NTKEstimationTests",
+            dependencies: ["NTKEstimation", "NTKLinearAlgebra", "NTKFourier"]),
     ],
     swiftLanguageModes: [.v6]
 )
