@@ -18,8 +18,9 @@ import NTKLinearAlgebra
 /// probes (linearized samples (1/T + U/T²)·t_l − u_l/T, or −u_l/T when T is exact). Ritz
 /// values below N·ε·λ_max are clipped to 0 (0 log 0 = 0). Per probe, the Gauss rule
 /// overestimates and Gauss–Radau at 0 underestimates the quadratic form of −x log x
-/// (NUMERICS.md); a probe stops once that bracket is below `biasFraction`·rtol·|S|·T, and the
-/// mean bracket width / T is reported as the entropy's `biasBound`.
+/// (NUMERICS.md); each probe's sample is the bracket's midpoint, a probe stops once the
+/// bracket is below `biasFraction`·rtol·|S|·T, and the mean half-width / T is reported as the
+/// entropy's `biasBound` (a deterministic bound, beside the statistical interval).
 public struct SpectralEstimator: Sendable {
     public struct Configuration: Sendable {
         /// Complement probes per round (one lockstep Lanczos each).
@@ -152,13 +153,14 @@ public struct SpectralEstimator: Sendable {
         if let budget = config.maxSeconds { rule = rule || .seconds(budget) }
         let lanczos = Lanczos(steps: config.lanczosSteps)
         var report: SpectralReport? = nil
+        var start = Matrix<Double>(rows: 0, columns: n)
         while true {
             var width = min(config.probesPerRound, config.maxProbes - depths.count)
             if let budget = config.maxApplications {
                 width = min(width, (budget - counted.cost.applications) / max(1, min(config.lanczosSteps, n)))
             }
             if width <= 0 { break }
-            var start = Matrix<Double>(rows: width, columns: n)
+            if start.rows != width { start = Matrix(rows: width, columns: n) }
             config.distribution.fill(&start, using: &generator)
             try projector?.project(&start)
             let norms = try BlockKernels.rowDots(start, start)
@@ -183,11 +185,14 @@ public struct SpectralEstimator: Sendable {
             for probe in round.probes {
                 t.append(probe.sample(.identity, clipBelow: -Double.infinity))
                 q.append(probe.sample(.square, clipBelow: threshold))
+                // Midpoint of the per-probe bracket Radau ≤ zᵀh(A)z ≤ Gauss for h = −x log x;
+                // its bias is at most half the bracket width.
                 let gaussH = probe.sample(.negativeXLogX, clipBelow: threshold)
-                u.append(-gaussH)
                 if let radauH = try probe.radauSample(.negativeXLogX, clipBelow: threshold) {
-                    widths.append(max(0, gaussH - radauH))
+                    u.append(-(gaussH + radauH) / 2)
+                    widths.append(max(0, gaussH - radauH) / 2)
                 } else {
+                    u.append(-gaussH)
                     widths.append(.infinity)
                 }
                 depths.append(probe.result.depth)
@@ -196,7 +201,7 @@ public struct SpectralEstimator: Sendable {
             let r = try summarize(t: t, q: q, u: u, widths: widths, depths: depths, clipped: clipped,
                                   traceHint: traceHint, deflatedTrace: deflatedTrace, deflatedSquare: deflatedSquare,
                                   deflatedXLogX: deflatedXLogX, deflationRank: deflated.count, topValues: topValues,
-                                  topResiduals: topResiduals, cost: counted.cost,
+                                  topResiduals: topResiduals, dimension: n, cost: counted.cost,
                                   seconds: (clock.now - started).seconds)
             report = r
             if r.trace.value > 0 { reference = (r.trace.value, r.entropy.value) }
@@ -215,7 +220,8 @@ public struct SpectralEstimator: Sendable {
 
     private func summarize(t: [Double], q: [Double], u: [Double], widths: [Double], depths: [Int], clipped: [Double],
                            traceHint: Double?, deflatedTrace: Double, deflatedSquare: Double, deflatedXLogX: Double,
-                           deflationRank: Int, topValues: [Double], topResiduals: [Double], cost: OperatorCost,
+                           deflationRank: Int, topValues: [Double], topResiduals: [Double], dimension: Int,
+                           cost: OperatorCost,
                            seconds: Double) throws -> SpectralReport {
         let c = configuration.confidence
         let count = Double(t.count)
@@ -232,8 +238,10 @@ public struct SpectralEstimator: Sendable {
                 name: "estimated trace", value: "\(bigT)", expected: "a positive trace (is the operator PSD and nonzero?)")
         }
         let exact = traceHint != nil
+        let meanWidth = mean(widths)
         let xLogX = try MonteCarloEstimate.fromSamples(u, offset: deflatedXLogX, confidenceLevel: c,
-                                                       lanczosDepth: depth, applications: apps, seconds: seconds)
+                                                       lanczosDepth: depth, applications: apps, seconds: seconds,
+                                                       biasBound: meanWidth)
         let square = try MonteCarloEstimate.fromSamples(q, offset: deflatedSquare, confidenceLevel: c,
                                                         lanczosDepth: depth, applications: apps, seconds: seconds)
         let bigU = xLogX.value, bigQ = square.value
@@ -241,7 +249,6 @@ public struct SpectralEstimator: Sendable {
         // Delta method: linearized per-probe samples, shifted so that their mean is the value.
         let dT = exact ? 0 : 1 / bigT + bigU / (bigT * bigT)
         let entropyLinear = zip(t, u).map { dT * $0.0 - $0.1 / bigT }
-        let meanWidth = mean(widths)
         let entropy = try MonteCarloEstimate.fromSamples(
             entropyLinear, offset: entropyValue - mean(entropyLinear), confidenceLevel: c, lanczosDepth: depth,
             applications: apps, seconds: seconds, biasBound: meanWidth / bigT)
@@ -262,6 +269,7 @@ public struct SpectralEstimator: Sendable {
             trace: trace, entropy: entropy, effectiveRank: effectiveRank, participationRatio: participation,
             traceOfSquare: square, traceXLogX: xLogX, topEigenvalues: topValues, topResidualNorms: topResiduals,
             deflationRank: deflationRank, deflatedTraceShare: deflatedTrace / bigT, clippedMass: mean(clipped),
-            probes: t.count, lanczosDepth: depth, traceWasExact: exact, cost: cost)
+            probes: t.count, lanczosDepth: depth, traceWasExact: exact, dimension: dimension, cost: cost,
+            seconds: seconds)
     }
 }

@@ -1,3 +1,5 @@
+import NTKLinearAlgebra
+
 /// What `SpectralEstimator` measured, each value with its error bar and the total cost.
 public struct SpectralReport: Sendable {
     /// T = tr A (exact when a trace hint was given).
@@ -28,8 +30,13 @@ public struct SpectralReport: Sendable {
     public var lanczosDepth: Double
     /// Whether the trace was supplied exactly.
     public var traceWasExact: Bool
-    /// Total operator cost (pilot + complement probes).
+    /// N, the operator's dimension.
+    public var dimension: Int
+    /// Total operator cost (pilot + complement probes); `cost.seconds` is time inside the operator.
     public var cost: OperatorCost
+    /// Wall-clock seconds of the whole estimate (operator + Lanczos + quadrature).
+    public var seconds: Double
     public var applications: Int { cost.applications }
-    public var seconds: Double { cost.seconds }
+    /// S / log N ∈ [0, 1] (the "effective" entropy of the collective-variables reference code).
+    public var normalizedEntropy: Double { dimension > 1 ? entropy.value / Double.log(Double(dimension)) : 0 }
 }

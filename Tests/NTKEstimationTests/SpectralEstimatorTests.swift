@@ -93,3 +93,35 @@ import Testing
         #expect(throws: EstimationError.self) { try SpectralEstimator().estimate(op, traceHint: -2) }
     }
 }
+
+@Suite struct SpectralEstimatorEdgeTests {
+    /// N = 20 < deflationSteps: the pilot exhausts the Krylov space, every pair is exact and
+    /// deflated, the complement is empty, and S is exact to rounding.
+    @Test func exhaustedPilotGivesTheExactAnswer() throws {
+        let values: [Double] = (0..<20).map { Double(20 - $0) / 4 }
+        let op = try Fixture.operatorWith(values, seed: 13)
+        var c = SpectralEstimator.Configuration()
+        c.deflationProbes = 1
+        let r = try SpectralEstimator(c).estimate(op)
+        #expect(r.deflationRank == 20)
+        #expect(abs(r.entropy.value - Fixture.entropy(values)) <= 1e-9)
+        #expect(abs(r.trace.value - values.reduce(0, +)) <= 1e-9)
+        #expect(abs(r.normalizedEntropy - Fixture.entropy(values) / Double.log(20)) <= 1e-9)
+    }
+
+    /// The quadrature bias bound is finite and small next to the statistical error target.
+    @Test func biasBoundIsReportedAndSmall() throws {
+        let values = Fixture.ntkLike(n: 160, outliers: 6, zeros: 20)
+        let op = try Fixture.operatorWith(values)
+        for deflation in [false, true] {
+            var c = SpectralEstimator.Configuration()
+            c.deflation = deflation
+            c.maxProbes = 16
+            let r = try SpectralEstimator(c).estimate(op)
+            let bound = try #require(r.entropy.biasBound)
+            #expect(bound.isFinite && bound >= 0)
+            // biasFraction · rtol · |S| per probe (a round's reference is an estimate: allow 2×).
+            #expect(bound <= 2 * 0.25 * 0.01 * abs(r.entropy.value))
+        }
+    }
+}
