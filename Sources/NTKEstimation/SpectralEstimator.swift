@@ -11,7 +11,7 @@ import NTKLinearAlgebra
 /// 2. Deflation: the r top pairs whose residual ‖Aq − θq‖ ≤ `ritzTolerance`·θ_max (r ≤
 ///    `maxDeflationRank`; converged extreme pairs, so r adapts to how many the pilot resolved)
 ///    are accounted exactly: Σ f(θ_i).
-/// 3. Complement: SLQ on P A P (P = I − QQᵀ) with probes projected by P, `probesPerRound` per
+/// 3. Complement: SLQ on P A P (P = I − QQᵀ) with probes projected by P, `probes` per
 ///    round, until the t-interval half-width of S (and of T unless exact) is ≤ rtol·|value|,
 ///    or a budget (probes, applications, seconds) is spent.
 /// Entropy: S = log T − U/T with U = tr(A log A); one error bar by the delta method over the
@@ -24,7 +24,7 @@ import NTKLinearAlgebra
 public struct SpectralEstimator: Sendable {
     public struct Configuration: Sendable {
         /// Complement probes per round (one lockstep Lanczos each).
-        public var probesPerRound: Int = 4
+        public var probes: Int = 4
         /// Cap on complement probes.
         public var maxProbes: Int = 64
         /// Lanczos depth of complement probes (NUMERICS.md: bias +0.02–0.03% of S at 30).
@@ -53,7 +53,7 @@ public struct SpectralEstimator: Sendable {
         public init() {}
 
         func validate() throws {
-            try require(probesPerRound >= 1, "probesPerRound", probesPerRound, "at least 1")
+            try require(probes >= 1, "probes", probes, "at least 1")
             try require(maxProbes >= 2, "maxProbes", maxProbes, "at least 2 (an error bar needs two probes)")
             try require(lanczosSteps >= 1, "lanczosSteps", lanczosSteps, "at least 1")
             try require(rtol > 0 && rtol.isFinite, "rtol", rtol, "a positive finite tolerance")
@@ -155,7 +155,7 @@ public struct SpectralEstimator: Sendable {
         var report: SpectralReport? = nil
         var start = Matrix<Double>(rows: 0, columns: n)
         while true {
-            var width = min(config.probesPerRound, config.maxProbes - depths.count)
+            var width = min(config.probes, config.maxProbes - depths.count)
             if let budget = config.maxApplications {
                 width = min(width, (budget - counted.cost.applications) / max(1, min(config.lanczosSteps, n)))
             }

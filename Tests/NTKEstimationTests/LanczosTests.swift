@@ -115,6 +115,28 @@ import Testing
         #expect(runs[1].depth == 10 && !runs[1].stoppedEarly)
     }
 
+    /// Without reorthogonalization ghost copies of a converged λ_max appear (Paige 1976) while
+    /// the quadrature stays accurate (NUMERICS.md); full and partial reorthogonalization keep
+    /// exactly one copy.
+    @Test func ghostEigenvaluesOnlyWithoutReorthogonalization() throws {
+        var values = (0..<200).map { Double($0) / 200 }
+        values[199] = 100
+        values[198] = 50
+        let op = try Fixture.operatorWith(values)
+        var generator = SeededGenerator(seed: 1)
+        var start = Matrix<Double>(rows: 1, columns: 200)
+        ProbeDistribution.rademacher.fill(&start, using: &generator)
+        var quadratures: [Double] = []
+        for mode in Lanczos.Reorthogonalization.allCases {
+            let run = try Lanczos(steps: 80, reorthogonalization: mode).decompose(op, start: start)[0]
+            let rule = try GaussQuadrature(run)
+            let copies = rule.nodes.filter { abs($0 - 100) < 1e-6 }.count
+            #expect(mode == .none ? copies >= 2 : copies == 1, "\(mode): \(copies) copies of λ_max")
+            quadratures.append(run.startNorm * run.startNorm * rule.integrate(SpectralFunction.xLogX.evaluate))
+        }
+        for q in quadratures { #expect(abs(q - quadratures[1]) <= 1e-9 * abs(quadratures[1])) }
+    }
+
     @Test func badInputIsATypedError() throws {
         let op = try Fixture.operatorWith([1, 2, 3])
         #expect(throws: EstimationError.self) {
