@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "NTKSpectra", targets: ["NTKSpectra"]),
         .executable(name: "ntk-spectra", targets: ["ntk-spectra"]),
         .library(name: "NTKDatasets", targets: ["NTKDatasets"]),
+        .library(name: "NTKEstimation", targets: ["NTKEstimation"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
@@ -38,11 +39,11 @@ let package = Package(
             ]),
         .target(name: "NTKFourier", dependencies: ["CFFTW"]),
         .target(name: "NTKNetworks", dependencies: ["NTKLinearAlgebra"]),
-        .target(name: "NTKSpectra", dependencies: ["NTKLinearAlgebra", "NTKNetworks"]),
+        .target(name: "NTKSpectra", dependencies: ["NTKLinearAlgebra", "NTKNetworks", "NTKEstimation"]),
         .target(
             name: "NTKSpectraCLI",
             dependencies: [
-                "NTKSpectra", "NTKNetworks", "NTKDatasets", "NTKLinearAlgebra",
+                "NTKSpectra", "NTKNetworks", "NTKDatasets", "NTKEstimation", "NTKLinearAlgebra",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "ntk-spectra", dependencies: ["NTKSpectraCLI"]),
@@ -50,6 +51,7 @@ let package = Package(
             name: "NTKDatasets", dependencies: ["NTKLinearAlgebra"],
             exclude: ["Resources/make_resources.py"],
             resources: [.copy("Resources")]),
+        .target(name: "NTKEstimation", dependencies: ["NTKLinearAlgebra", "NTKFourier"]),
 
         .testTarget(
             name: "NTKLinearAlgebraTests", dependencies: ["NTKLinearAlgebra"],
@@ -63,6 +65,9 @@ let package = Package(
             resources: [.copy("Fixtures")]),
         .testTarget(name: "NTKSpectraCLITests", dependencies: ["NTKSpectraCLI", "NTKLinearAlgebra"]),
         .testTarget(name: "NTKDatasetsTests", dependencies: ["NTKDatasets", "NTKLinearAlgebra"]),
+        .testTarget(
+            name: "NTKEstimationTests",
+            dependencies: ["NTKEstimation", "NTKLinearAlgebra", "NTKFourier"]),
     ],
     swiftLanguageModes: [.v6]
 )
