@@ -95,7 +95,7 @@ struct MonitorKillTests {
         let records = directory.appendingPathComponent("records.jsonl")
         let arguments = [
             "train", "--dataset", "moons", "--samples", "200", "--hidden", "8", "--epochs", "400",
-            "--batch-size", "16", "--monitor-every", "1", "--monitor-examples", "8", "--monitor-matvecs", "16",
+            "--batch-size", "16", "--monitor-every", "1", "--monitor-examples", "8", "--monitor-matvecs", "200",
             "--lr", "0.05", "--output", directory.path,
         ]
         let process = Process()
@@ -109,7 +109,7 @@ struct MonitorKillTests {
         var lines = 0
         while Date() < deadline {
             if let text = try? String(contentsOf: records, encoding: .utf8) { lines = text.filter { $0 == "\n" }.count }
-            if lines >= 4 { break }
+            if lines >= 4 || !process.isRunning { break }
             usleep(20_000)
         }
         kill(process.processIdentifier, SIGKILL)
