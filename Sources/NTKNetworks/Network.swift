@@ -90,6 +90,8 @@ public struct Network<Scalar: BLASScalar>: Sendable {
     ///   cache, the cache belongs to another network shape, or inputs or parameters are not finite.
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func forward(inputs: UnsafeBufferPointer<Scalar>, batch: Int, into cache: ForwardCache<Scalar>) throws {
         guard batch > 0 else {
             throw NetworkError.sizeMismatch(name: "batch", got: batch, expected: "a positive number of examples")
@@ -170,6 +172,8 @@ public struct Network<Scalar: BLASScalar>: Sendable {
     /// each optional (nil = zero). Allocation-free.
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func jvp(
         cache: ForwardCache<Scalar>, parameterTangents: UnsafePointer<Scalar>?, inputTangents: UnsafePointer<Scalar>?,
         block s: Int, workspace: BlockWorkspace<Scalar>, outputTangents: UnsafeMutablePointer<Scalar>
@@ -196,6 +200,8 @@ public struct Network<Scalar: BLASScalar>: Sendable {
 
     /// parameterCotangents (s × P, nil = skip) += J_θᵀ ȳ and inputCotangents ([b, s, inputSize],
     /// nil = skip) = J_xᵀ ȳ. Allocation-free.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public func vjp(

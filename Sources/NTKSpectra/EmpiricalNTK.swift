@@ -130,6 +130,8 @@ public final class EmpiricalNTK<Scalar: BLASScalar>: SymmetricOperator, @uncheck
     }
 
     /// U = K V for a block of s vectors (rows of `input`, each of length `dimension`).
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func apply(_ input: Matrix<Double>, into output: inout Matrix<Double>) throws {
         let start = DispatchTime.now().uptimeNanoseconds
         let s = input.rows, k = outputs
@@ -139,7 +141,7 @@ public final class EmpiricalNTK<Scalar: BLASScalar>: SymmetricOperator, @uncheck
         let width = kind == .full ? s : s * k   // effective block width
         let p = network.parameterCount
         if parameterBlock.count != width * p { parameterBlock = [Scalar](repeating: 0, count: width * p) }
-        else { for i in parameterBlock.indices { parameterBlock[i] = 0 } }
+        else { parameterBlock.withUnsafeMutableBufferPointer { $0.update(repeating: 0) } }
         if batchBlock.count < batchSize * width * k { batchBlock = [Scalar](repeating: 0, count: batchSize * width * k) }
 
         // Pass 1: G = Jᵀ V.
@@ -147,7 +149,12 @@ public final class EmpiricalNTK<Scalar: BLASScalar>: SymmetricOperator, @uncheck
             let (first, count) = batchRange(b)
             fillCotangents(input, first: first, count: count, width: width)
             // A batch with no nonzero cotangent contributes nothing (identity blocks, sparse probes).
-            if batchBlock[0..<(count * width * k)].allSatisfy({ $0 == 0 }) { continue }
+            let allZero = batchBlock.withUnsafeBufferPointer { p in
+                var zero = true
+                for i in 0..<(count * width * k) where p[i] != 0 { zero = false; break }
+                return zero
+            }
+            if allZero { continue }
             let ws = workspace(block: width)
             let c = try cache(b)
             try batchBlock.withUnsafeBufferPointer { cot in
@@ -180,6 +187,8 @@ public final class EmpiricalNTK<Scalar: BLASScalar>: SymmetricOperator, @uncheck
     }
 
     /// Cotangents [count, width, k] of a batch from the Double block V (s × dimension).
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     private func fillCotangents(_ v: Matrix<Double>, first: Int, count: Int, width: Int) {
         let k = outputs, s = v.rows, dim = dimension
         v.storage.withUnsafeBufferPointer { vp in
@@ -208,6 +217,8 @@ public final class EmpiricalNTK<Scalar: BLASScalar>: SymmetricOperator, @uncheck
     }
 
     /// Writes the batch's JVP outputs [count, width, k] into U (s × dimension).
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     private func gatherProducts(into u: inout Matrix<Double>, first: Int, count: Int, width: Int) {
         let k = outputs, s = u.rows, dim = dimension
         batchBlock.withUnsafeBufferPointer { out in
@@ -238,6 +249,8 @@ public final class EmpiricalNTK<Scalar: BLASScalar>: SymmetricOperator, @uncheck
     /// cotangents on small sub-batches): `full` gives n·k entries (index i·k + c), `traced`
     /// gives n entries Σ_c ‖∇θ f_c(x_i)‖². No probes: tr K is the sum.
     /// - Complexity: n·k VJP vectors, in blocks of ≤ 64, each over its own examples only.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func exactDiagonal() throws -> [Double] {
         let start = DispatchTime.now().uptimeNanoseconds
         let k = outputs, p = network.parameterCount
@@ -258,11 +271,11 @@ public final class EmpiricalNTK<Scalar: BLASScalar>: SymmetricOperator, @uncheck
             }
             let c = subCache
             cost.forwardCalls += 1
-            for i in 0..<(count * s * k) { cotangents[i] = 0 }
+            cotangents.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
             for i in 0..<count {
                 for ch in 0..<k { cotangents[(i * s + i * k + ch) * k + ch] = 1 }
             }
-            for i in 0..<(s * p) { gradients[i] = 0 }
+            gradients.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
             try cotangents.withUnsafeBufferPointer { cp in
                 try gradients.withUnsafeMutableBufferPointer { gp in
                     try network.vjp(cache: c, outputCotangents: cp.baseAddress!, block: s, workspace: ws,
@@ -270,10 +283,12 @@ public final class EmpiricalNTK<Scalar: BLASScalar>: SymmetricOperator, @uncheck
                 }
             }
             cost.vjpCalls += 1
-            for t in 0..<s {
-                var sum = 0.0
-                for j in 0..<p { let g = Double(gradients[t * p + j]); sum += g * g }
-                diagonal[first * k + t] = sum
+            gradients.withUnsafeBufferPointer { g in
+                for t in 0..<s {
+                    var sum = 0.0
+                    for j in 0..<p { let x = Double(g[t * p + j]); sum += x * x }
+                    diagonal[first * k + t] = sum
+                }
             }
             first += count
         }
