@@ -22,6 +22,11 @@ struct StructuredNTKTests {
             .linear(inFeatures: 4, outFeatures: 5), .activation(.tanh), .layerNorm(normalizedShape: [5]),
             .flatten, .linear(inFeatures: 15, outFeatures: 2),
         ])),
+        // Strided convolution without bias, NTK parameterization: 2×5×5 → 3×3×3.
+        ("cnn-strided", ModelSpec(inputShape: [2, 5, 5], layers: [
+            .conv2d(inChannels: 2, outChannels: 3, kernelSize: 3, stride: 2, padding: 1, bias: false),
+            .activation(.tanh), .flatten, .linear(inFeatures: 27, outFeatures: 2),
+        ], parameterization: .ntk(weightScale: 1.2, biasScale: 0.5))),
     ]
 
     static func randomBlock(_ s: Int, _ dim: Int, seed: UInt64) throws -> Matrix<Double> {
@@ -35,7 +40,7 @@ struct StructuredNTKTests {
         return plan.signalBytes + plan.batchForwardBytes
     }
 
-    @Test(arguments: [KernelKind.full, .traced], 0..<6)
+    @Test(arguments: [KernelKind.full, .traced], 0..<7)
     func blockProductEqualsMaterializedKernelAndEmpiricalNTK(kind: KernelKind, which: Int) throws {
         let net: Network<Double> = try Self.models[which].1.makeNetwork(seed: 3)
         let n = 11, batch = 4   // batches 4, 4, 3
@@ -63,7 +68,7 @@ struct StructuredNTKTests {
         }
     }
 
-    @Test(arguments: [KernelKind.full, .traced], 0..<6)
+    @Test(arguments: [KernelKind.full, .traced], 0..<7)
     func freeDiagonalEqualsPerExampleGradientNorms(kind: KernelKind, which: Int) throws {
         let net: Network<Double> = try Self.models[which].1.makeNetwork(seed: 4)
         let n = 9
@@ -83,7 +88,7 @@ struct StructuredNTKTests {
         }
     }
 
-    @Test(arguments: [KernelKind.full, .traced], [0, 1, 4])
+    @Test(arguments: [KernelKind.full, .traced], [0, 1, 2, 4, 6])
     func structuredExactKernelEqualsExactNTK(kind: KernelKind, which: Int) throws {
         let net: Network<Double> = try Self.models[which].1.makeNetwork(seed: 5)
         let x: Matrix<Double> = try EmpiricalNTKTests.inputs(10, net.inputSize, seed: 7)
@@ -93,8 +98,8 @@ struct StructuredNTKTests {
         #expect(EmpiricalNTKTests.maxRelativeError(kernel, expected) <= 1e-13 * Double(expected.rows))
     }
 
-    @Test(arguments: [2, 3, 5])
-    func structuredExactKernelRejectsLayersWithoutGramRule(which: Int) throws {
+    @Test(arguments: [(3, 2), (5, 0)])
+    func structuredExactKernelRejectsLayersWithoutGramRule(which: Int, index expected: Int) throws {
         let net: Network<Double> = try Self.models[which].1.makeNetwork(seed: 1)
         let x: Matrix<Double> = try EmpiricalNTKTests.inputs(3, net.inputSize)
         do {
@@ -103,9 +108,9 @@ struct StructuredNTKTests {
         } catch let error as StructuredNTKError {
             switch error {
             case let .unsupportedLayer(index, type, _):
-                // The first parameterized layer: a conv (cnn, resnet) or a token-wise Linear.
-                #expect(index == 0)
-                #expect(error.description.contains(type) && error.description.contains("layer 0"))
+                // The resnet's residual block (layer 2), the token model's token-wise Linear (layer 0).
+                #expect(index == expected)
+                #expect(error.description.contains(type) && error.description.contains("layer \(expected)"))
             }
         }
     }
