@@ -13,6 +13,14 @@ let package = Package(
             name: "gemm-peak",
             dependencies: [.product(name: "NTKLinearAlgebra", package: "NTKSpectra")],
             path: "Sources/GemmPeak"),
+        .executableTarget(
+            name: "structured-matvec",
+            dependencies: [
+                .product(name: "NTKSpectra", package: "NTKSpectra"),
+                .product(name: "NTKNetworks", package: "NTKSpectra"),
+                .product(name: "NTKLinearAlgebra", package: "NTKSpectra"),
+            ],
+            path: "Sources/StructuredMatvec"),
     ],
     swiftLanguageModes: [.v6]
 )
