@@ -35,7 +35,8 @@ public struct StructuredCachePlan: Sendable, Equatable, Codable {
     /// The budget compared against.
     public var budgetBytes: Int
 
-    /// Bytes the operator keeps between products under this plan.
+    /// Bytes of forward caches and δ's the operator keeps between products under this plan
+    /// (the s × P parameter block and the per-width scratch come on top, as for `EmpiricalNTK`).
     public var bytesHeld: Int {
         switch storage {
         case .cacheAll: return forwardBytes + signalBytes

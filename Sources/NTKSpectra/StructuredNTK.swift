@@ -54,6 +54,10 @@ public final class StructuredNTK<Scalar: BLASScalar>: @unchecked Sendable {
     private let layerOffsets: [Int]
     let layerSizes: [Int]
     private let maxLayerSize: Int
+    /// Per slot, the dense rule of a `Linear` over flat inputs (nil for any other layer).
+    private let denseRules: [DenseRule?]
+    /// A vector of ones (batchSize) for the bias sums as BLAS calls.
+    private var ones = Buffer()
     private var layerWorkspaces: [Int: BlockWorkspace<Scalar>] = [:]
     // Reused buffers (grown on demand, never shrunk): G (w × P), cotangents and products
     // ([batch, w, k]), per-layer u / ẏ ([batch, w, max out_l]).
@@ -61,6 +65,15 @@ public final class StructuredNTK<Scalar: BLASScalar>: @unchecked Sendable {
     private var cotangentBlock = Buffer()
     private var productBlock = Buffer()
     private var layerBlock = Buffer()
+
+    /// y = c_w W a + c_b b: the layer's sizes and multipliers.
+    private struct DenseRule {
+        var inputs: Int
+        var outputs: Int
+        var hasBias: Bool
+        var weight: Scalar
+        var bias: Scalar
+    }
 
     private struct Buffer {
         var pointer: UnsafeMutablePointer<Scalar>? = nil
@@ -103,6 +116,12 @@ public final class StructuredNTK<Scalar: BLASScalar>: @unchecked Sendable {
         layerOffsets = layerIndices.map { network.body.parameterOffsets[$0] }
         layerSizes = layerIndices.map { network.layers[$0].outputSize }
         maxLayerSize = layerSizes.max() ?? 0
+        denseRules = layerIndices.map { l in
+            guard let linear = network.layers[l] as? Linear<Scalar>, linear.leadingShape.isEmpty else { return nil }
+            let m = linear.parameterization.multipliers(fanIn: linear.inFeatures)
+            return DenseRule(inputs: linear.inFeatures, outputs: linear.outFeatures, hasBias: linear.hasBias,
+                             weight: Scalar(m.weight), bias: Scalar(m.bias))
+        }
         if plan.storage == .fallbackJVPVJP {
             fallback = try EmpiricalNTK(network: network, inputs: inputs, kind: kind, batchSize: batchSize,
                                         cacheBudgetBytes: cacheBudgetBytes)
@@ -119,7 +138,7 @@ public final class StructuredNTK<Scalar: BLASScalar>: @unchecked Sendable {
     }
 
     deinit {
-        parameterBlock.release(); cotangentBlock.release(); productBlock.release(); layerBlock.release()
+        parameterBlock.release(); cotangentBlock.release(); productBlock.release(); layerBlock.release(); ones.release()
     }
 
     /// Recomputes forward caches and δ's (after the network's parameters changed).
@@ -222,9 +241,14 @@ public final class StructuredNTK<Scalar: BLASScalar>: @unchecked Sendable {
                         .none, .none, m: width, n: out, k: k, alpha: 1, a: cot + i * width * k, lda: k,
                         b: d + i * k * out, ldb: out, beta: 0, c: u + i * width * out, ldc: out)
                 }
-                try network.parameterVJP(
-                    layer: l, cache: c, outputCotangents: u, block: width, workspace: ws,
-                    parameterCotangents: g + layerOffsets[slot], parameterStride: p)
+                if let rule = denseRules[slot] {
+                    try denseVJP(rule, input: network.layerInput(l, in: c), count: count, u: u, width: width,
+                                 into: g + layerOffsets[slot], stride: p)
+                } else {
+                    try network.parameterVJP(
+                        layer: l, cache: c, outputCotangents: u, block: width, workspace: ws,
+                        parameterCotangents: g + layerOffsets[slot], parameterStride: p)
+                }
             }
             ownCost.vjpCalls += 1
         }
@@ -235,9 +259,14 @@ public final class StructuredNTK<Scalar: BLASScalar>: @unchecked Sendable {
             prod.update(repeating: 0, count: count * width * k)
             for (slot, l) in layerIndices.enumerated() {
                 let out = layerSizes[slot], d = try delta(b, layer: l)
-                try network.parameterJVP(
-                    layer: l, cache: c, parameterTangents: g + layerOffsets[slot], parameterStride: p, block: width,
-                    workspace: ws, outputTangents: u)
+                if let rule = denseRules[slot] {
+                    try denseJVP(rule, input: network.layerInput(l, in: c), count: count, tangents: g + layerOffsets[slot],
+                                 stride: p, width: width, into: u)
+                } else {
+                    try network.parameterJVP(
+                        layer: l, cache: c, parameterTangents: g + layerOffsets[slot], parameterStride: p, block: width,
+                        workspace: ws, outputTangents: u)
+                }
                 for i in 0..<count {
                     try Scalar.gemm(
                         .none, .transpose, m: width, n: k, k: out, alpha: 1, a: u + i * width * out, lda: out,
@@ -256,6 +285,51 @@ public final class StructuredNTK<Scalar: BLASScalar>: @unchecked Sendable {
         ownCost.blockApplications += 1
         ownCost.dataPasses += 2
         ownCost.seconds += Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+    }
+
+    /// Parameter-only VJP of a dense layer straight into G, BLAS only: for each vector t,
+    /// W̄_t += c_w u_tᵀ A (one GEMM [out, in], u_t the rows t of u [count, width, out]) and
+    /// b̄_t += c_b u_tᵀ 1 (one GEMV). Same result as `Linear.vjp` without its scratch copy.
+    private func denseVJP(
+        _ rule: DenseRule, input a: UnsafeBufferPointer<Scalar>, count: Int, u: UnsafePointer<Scalar>, width: Int,
+        into g: UnsafeMutablePointer<Scalar>, stride p: Int
+    ) throws {
+        let nIn = rule.inputs, nOut = rule.outputs
+        guard let a = a.baseAddress else { return }
+        let one = ones.reserve(batchSize)
+        if one[0] != 1 { one.update(repeating: 1, count: batchSize) }
+        for t in 0..<width {
+            try Scalar.gemm(
+                .transpose, .none, m: nOut, n: nIn, k: count, alpha: rule.weight, a: u + t * nOut, lda: width * nOut,
+                b: a, ldb: nIn, beta: 1, c: g + t * p, ldc: nIn)
+            if rule.hasBias {
+                try Scalar.gemv(
+                    .transpose, m: count, n: nOut, alpha: rule.bias, a: u + t * nOut, lda: width * nOut,
+                    x: one, incx: 1, beta: 1, y: g + t * p + nIn * nOut, incy: 1)
+            }
+        }
+    }
+
+    /// Parameter-only JVP of a dense layer from G, BLAS only: ẏ[:, t, :] = c_w A Ẇ_tᵀ + c_b 1 ḃ_tᵀ
+    /// (a GEMM and a rank-one GEMM per vector t), written into [count, width, out].
+    private func denseJVP(
+        _ rule: DenseRule, input a: UnsafeBufferPointer<Scalar>, count: Int, tangents g: UnsafePointer<Scalar>,
+        stride p: Int, width: Int, into y: UnsafeMutablePointer<Scalar>
+    ) throws {
+        let nIn = rule.inputs, nOut = rule.outputs
+        guard let a = a.baseAddress else { return }
+        let one = ones.reserve(batchSize)
+        if one[0] != 1 { one.update(repeating: 1, count: batchSize) }
+        for t in 0..<width {
+            try Scalar.gemm(
+                .none, .transpose, m: count, n: nOut, k: nIn, alpha: rule.weight, a: a, lda: nIn,
+                b: g + t * p, ldb: nIn, beta: 0, c: y + t * nOut, ldc: width * nOut)
+            if rule.hasBias {
+                try Scalar.gemm(
+                    .none, .none, m: count, n: nOut, k: 1, alpha: rule.bias, a: one, lda: 1,
+                    b: g + t * p + nIn * nOut, ldb: nOut, beta: 1, c: y + t * nOut, ldc: width * nOut)
+            }
+        }
     }
 
     /// Cotangents [count, width, k] of a batch from the Double block V (rows × dimension), as

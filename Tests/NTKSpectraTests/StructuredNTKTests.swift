@@ -27,6 +27,7 @@ struct StructuredNTKTests {
             .conv2d(inChannels: 2, outChannels: 3, kernelSize: 3, stride: 2, padding: 1, bias: false),
             .activation(.tanh), .flatten, .linear(inFeatures: 27, outFeatures: 2),
         ], parameterization: .ntk(weightScale: 1.2, biasScale: 0.5))),
+        ("mlp-nobias", .mlp(inputSize: 3, hiddenSizes: [4], outputSize: 2, activation: .tanh, bias: false)),
     ]
 
     static func randomBlock(_ s: Int, _ dim: Int, seed: UInt64) throws -> Matrix<Double> {
@@ -40,7 +41,7 @@ struct StructuredNTKTests {
         return plan.signalBytes + plan.batchForwardBytes
     }
 
-    @Test(arguments: [KernelKind.full, .traced], 0..<7)
+    @Test(arguments: [KernelKind.full, .traced], 0..<8)
     func blockProductEqualsMaterializedKernelAndEmpiricalNTK(kind: KernelKind, which: Int) throws {
         let net: Network<Double> = try Self.models[which].1.makeNetwork(seed: 3)
         let n = 11, batch = 4   // batches 4, 4, 3
@@ -68,7 +69,7 @@ struct StructuredNTKTests {
         }
     }
 
-    @Test(arguments: [KernelKind.full, .traced], 0..<7)
+    @Test(arguments: [KernelKind.full, .traced], 0..<8)
     func freeDiagonalEqualsPerExampleGradientNorms(kind: KernelKind, which: Int) throws {
         let net: Network<Double> = try Self.models[which].1.makeNetwork(seed: 4)
         let n = 9
@@ -88,7 +89,7 @@ struct StructuredNTKTests {
         }
     }
 
-    @Test(arguments: [KernelKind.full, .traced], [0, 1, 2, 4, 6])
+    @Test(arguments: [KernelKind.full, .traced], [0, 1, 2, 4, 6, 7])
     func structuredExactKernelEqualsExactNTK(kind: KernelKind, which: Int) throws {
         let net: Network<Double> = try Self.models[which].1.makeNetwork(seed: 5)
         let x: Matrix<Double> = try EmpiricalNTKTests.inputs(10, net.inputSize, seed: 7)
