@@ -14,8 +14,10 @@ import NTKNetworks
 ///   (K v_t)_{(i,c)} = Σ_l ⟨δ_{ic,l}, ẏ_l[i, t, :]⟩ (a GEMM (s×out_l)(out_l×k) per example).
 /// For a dense layer this is G_l = Σ_j u_j a_jᵀ then δᵀ(G_l a_i + g_l): two GEMMs per layer
 /// instead of the four of JVP∘VJP (no input-tangent or input-cotangent GEMMs) and no
-/// propagation through activations. Composite layers (`Residual`) run their own internal
-/// passes, so every network is supported. The idea is the "structured derivatives" NTK of
+/// propagation through activations. A `Linear` over flat inputs takes a BLAS-only fast path
+/// (per vector one GEMM straight into / out of G, the bias as a GEMV / rank-one GEMM); every
+/// other layer calls its own `vjp`/`jvp` with parameters only — composite layers (`Residual`)
+/// run their own internal passes — so every network is supported. The idea is the "structured derivatives" NTK of
 /// Novak, Sohl-Dickstein & Schoenholz 2022 (arXiv:2206.08720), here in its matrix-free form.
 ///
 /// The `traced` kernel uses s·k vectors (t, c0), vector (t, c0) carrying v_t on output c0 only,
