@@ -11,12 +11,15 @@ extension StructuredNTK {
     ///   gradient ∇_W f_c = c_w δ_{ic} a_iᵀ, ∇_b f_c = c_b δ_{ic}, so its contribution is
     ///   ‖δ_{ic}‖² (c_w²‖a_i‖² + c_b²) — free from the cache (Goodfellow 2015,
     ///   arXiv:1510.01799), with (c_w, c_b) the layer's parameterization multipliers.
-    /// - Any other layer (convolution, layer norm, residual block, Linear over [R, in]) falls
+    /// - A `Conv2d` (∇_W f_c = c_w δ_{ic} X_iᵀ with the im2col patches X_i) costs one GEMM per
+    ///   example for all k outputs: ‖δ_{ic} X_iᵀ‖²_F c_w² + ‖δ_{ic} 1‖² c_b².
+    /// - Any other layer (layer norm, residual block, Linear over [R, in]) falls
     ///   back to the VJP route on its own parameters: per chunk of ⌊64/k⌋ examples, one
     ///   parameter-only VJP of width (chunk·k) whose cotangent carries δ_{ic,l} for example i
     ///   only, then the squared norms of the resulting rows.
     /// With the `fallbackJVPVJP` plan this is `EmpiricalNTK.exactDiagonal()`.
-    /// - Complexity: O(n·k·Σ_l (in_l + out_l)) for dense layers; per other layer about
+    /// - Complexity: O(n·k·Σ_l (in_l + out_l)) for dense layers, 2·n·k·O·L·E flops for a
+    ///   convolution; per other layer about
     ///   n/⌊64/k⌋ VJPs of width ≤ 64 over one batch.
     public func exactDiagonal() throws -> [Double] {
         if let fallback { return try fallback.exactDiagonal() }
@@ -44,6 +47,8 @@ extension StructuredNTK {
                             diagonal[(first + i) * k + ch] += dd * factor
                         }
                     }
+                } else if let conv = network.layers[l] as? Conv2d<Scalar> {
+                    try addConvDiagonal(conv, layer: l, batch: b, cache: c, signals: d, into: &diagonal)
                 } else {
                     usedVJPRoute = true
                     try addLayerDiagonalByVJP(layer: l, slot: slot, batch: b, cache: c, into: &diagonal)
@@ -60,6 +65,44 @@ extension StructuredNTK {
     /// tr K = ‖J‖²_F, exactly, from per-example gradient norms (no probes).
     public func exactTrace() throws -> Double {
         try exactDiagonal().reduce(0, +)
+    }
+
+    /// Adds a convolution's ‖∇θ_l f_c(x_i)‖²: with the patches X_i [E, L] and δ_{ic} [O, L],
+    /// ∇_W f_c = c_w δ_{ic} X_iᵀ — for all k outputs one GEMM [(k·O) × L]·[L × E] per example —
+    /// and ∇_b f_c = c_b δ_{ic} 1. Cost 2·k·O·L·E flops per example (a k-wide layer forward).
+    private func addConvDiagonal(
+        _ conv: Conv2d<Scalar>, layer l: Int, batch b: Int, cache: ForwardCache<Scalar>,
+        signals d: UnsafePointer<Scalar>, into diagonal: inout [Double]
+    ) throws {
+        let (first, count) = batchRange(b)
+        let k = outputs, e = conv.patchLength, positions = conv.outputPositions, o = conv.outChannels
+        let m = conv.parameterization.multipliers(fanIn: e)
+        let weight2 = m.weight * m.weight, bias2 = conv.hasBias ? m.bias * m.bias : 0
+        guard let a = try network.layerInput(l, in: cache).baseAddress else { return }
+        var patches = [Scalar](repeating: 0, count: e * positions)
+        var gradients = [Scalar](repeating: 0, count: k * o * e)
+        for i in 0..<count {
+            let signal = d + i * k * o * positions
+            try patches.withUnsafeMutableBufferPointer { pp in
+                conv.unfold(a + i * conv.inputSize, into: pp.baseAddress!)
+                try gradients.withUnsafeMutableBufferPointer { gp in
+                    try Scalar.gemm(
+                        .none, .transpose, m: k * o, n: e, k: positions, alpha: 1, a: signal, lda: positions,
+                        b: pp.baseAddress!, ldb: positions, beta: 0, c: gp.baseAddress!, ldc: e)
+                }
+            }
+            for ch in 0..<k {
+                var ww = 0.0, bb = 0.0
+                for j in (ch * o * e)..<((ch + 1) * o * e) { let x = Double(gradients[j]); ww += x * x }
+                for oc in 0..<o {
+                    var sum = 0.0
+                    let row = signal + (ch * o + oc) * positions
+                    for p in 0..<positions { sum += Double(row[p]) }
+                    bb += sum * sum
+                }
+                diagonal[(first + i) * k + ch] += weight2 * ww + bias2 * bb
+            }
+        }
     }
 
     /// Adds ‖∇θ_l f_c(x_i)‖² for the examples of batch b through layer l's parameter-only VJP.
