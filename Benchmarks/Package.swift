@@ -27,6 +27,14 @@ let package = Package(
                 .product(name: "NTKNetworks", package: "NTKSpectra"),
             ],
             path: "Sources/PassAllocations"),
+        .executableTarget(
+            name: "structured-matvec",
+            dependencies: [
+                .product(name: "NTKSpectra", package: "NTKSpectra"),
+                .product(name: "NTKNetworks", package: "NTKSpectra"),
+                .product(name: "NTKLinearAlgebra", package: "NTKSpectra"),
+            ],
+            path: "Sources/StructuredMatvec"),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,200 @@
+import NTKLinearAlgebra
+import NTKNetworks
+
+/// The exact NTK from per-layer Gram products, in Double — no Jacobian, no kernel columns.
+///
+/// For dense layers y = c_w W a + c_b b, ∂f_c(x_i)/∂W_l = c_w δ_{ic,l} a_{i,l}ᵀ and
+/// ∂f_c(x_i)/∂b_l = c_b δ_{ic,l}, so
+///   K[(i,c),(j,c′)] = Σ_l (δ_{ic,l}·δ_{jc′,l}) (c_w² a_{i,l}·a_{j,l} + c_b²),
+/// i.e. K = Σ_l (Δ_lΔ_lᵀ) ⊙ (c_w² A_lA_lᵀ ⊗ 1_k1_kᵀ + c_b²) with Δ_l the (n·k)×out_l matrix of
+/// signals (rows i·k + c) and A_l the n×in_l matrix of layer inputs: two SYRKs per layer
+/// (the "structured derivatives" of Novak, Sohl-Dickstein & Schoenholz 2022,
+/// arXiv:2206.08720). A convolution y = c_w W X_i + c_b b 1ᵀ (X_i the im2col patches
+/// [C·kh·kw, L], δ_{ic} [O, L]) gives the positional sum
+///   K[(i,c),(j,c′)] = Σ_{p,q} (δ_{ic,p}·δ_{jc′,q}) (c_w² patch_{i,p}·patch_{j,q} + c_b²),
+/// with δ_{ic,p} ∈ R^O the signal at output position p: the dense rule is its L = 1 case.
+/// The traced kernel is K̄[i,j] = Σ_c K[(i,c),(j,c)].
+///
+/// Supported: networks whose parameterized top-level layers are all `Linear` over flat inputs
+/// or `Conv2d` (MLPs, auto-encoders, plain CNNs). Anything else (layer norm, residual blocks,
+/// token-wise Linear) throws `StructuredNTKError.unsupportedLayer` naming the layer;
+/// `ExactNTK` handles every network.
+/// - Complexity: one forward and one k-wide VJP per batch, then per layer
+///   (n·k·L)²·O + (n·L)²·C·kh·kw flops for the two SYRKs and (n·k)²·L² for the positional sum;
+///   memory (n·k)² + (n·k·L)² + (n·L)² + the factors, in doubles.
+public struct StructuredExactNTK: Sendable {
+    public var batchSize: Int
+    public var memoryBudgetBytes: Int
+
+    public init(batchSize: Int = 256, memoryBudgetBytes: Int = 8 << 30) {
+        self.batchSize = batchSize
+        self.memoryBudgetBytes = memoryBudgetBytes
+    }
+
+    /// One layer's Gram rule: signals δ [O, L] per (example, output), patches [E, L] per
+    /// example (for a dense layer O = out, E = in, L = 1), forward multipliers squared.
+    struct GramRule {
+        var layer: Int
+        var channels: Int      // O
+        var patchLength: Int   // E
+        var positions: Int     // L
+        var weight2: Double
+        var bias2: Double
+        var conv: Conv2d<Double>?
+    }
+
+    /// Throws `StructuredNTKError.unsupportedLayer` for the first parameterized top-level layer
+    /// without a Gram rule.
+    public static func checkSupported<Scalar: BLASScalar>(_ network: Network<Scalar>) throws {
+        for l in network.parameterizedLayerIndices {
+            let layer = network.layers[l]
+            if let linear = layer as? Linear<Scalar>, linear.leadingShape.isEmpty { continue }
+            if layer is Conv2d<Scalar> { continue }
+            throw StructuredNTKError.unsupportedLayer(
+                index: l, type: String(describing: type(of: layer)),
+                expected: "every parameterized top-level layer to be Linear over flat inputs or Conv2d")
+        }
+    }
+
+    static func rules(_ network: Network<Double>) throws -> [GramRule] {
+        try checkSupported(network)
+        return network.parameterizedLayerIndices.compactMap { l in
+            if let linear = network.layers[l] as? Linear<Double> {
+                let m = linear.parameterization.multipliers(fanIn: linear.inFeatures)
+                return GramRule(layer: l, channels: linear.outFeatures, patchLength: linear.inFeatures, positions: 1,
+                                weight2: m.weight * m.weight, bias2: linear.hasBias ? m.bias * m.bias : 0, conv: nil)
+            }
+            if let conv = network.layers[l] as? Conv2d<Double> {
+                let m = conv.parameterization.multipliers(fanIn: conv.patchLength)
+                return GramRule(layer: l, channels: conv.outChannels, patchLength: conv.patchLength,
+                                positions: conv.outputPositions, weight2: m.weight * m.weight,
+                                bias2: conv.hasBias ? m.bias * m.bias : 0, conv: conv)
+            }
+            return nil
+        }
+    }
+
+    /// The dense kernel, (n·k)×(n·k) (`full`) or n×n (`traced`).
+    /// - Throws: `StructuredNTKError` for unsupported layers; `NTKError` for bad inputs, a bad
+    ///   batch size or a kernel over `memoryBudgetBytes`.
+    public func kernel(network: Network<Double>, inputs: Matrix<Double>, kind: KernelKind = .full) throws -> Matrix<Double> {
+        let rules = try Self.rules(network)
+        guard inputs.columns == network.inputSize else {
+            throw NTKError.shapeMismatch(
+                "inputs have \(inputs.columns) features per example, the network expects \(network.inputSize)")
+        }
+        guard inputs.rows > 0 else { throw NTKError.invalidOption("inputs", "at least one example") }
+        guard inputs.isFinite else { throw NTKError.nonFinite("inputs contain NaN or Inf") }
+        guard batchSize >= 1 else { throw NTKError.invalidOption("batch-size", "a positive batch size, got \(batchSize)") }
+        let n = inputs.rows, k = network.outputCount, big = n * k
+        var doubles = big.multipliedReportingOverflow(by: big)
+        var largestGrams = 0
+        for r in rules {
+            let rows = big * r.positions, patchRows = n * r.positions
+            largestGrams = max(largestGrams, rows * rows + patchRows * patchRows)
+            doubles = doubles.partialValue.addingReportingOverflow(rows * r.channels + patchRows * r.patchLength)
+        }
+        let total = doubles.partialValue.addingReportingOverflow(largestGrams)
+        let bytes = total.partialValue.multipliedReportingOverflow(by: 8)
+        guard !doubles.overflow, !total.overflow, !bytes.overflow, bytes.partialValue <= memoryBudgetBytes else {
+            throw NTKError.tooLarge("the structured exact \(big)×\(big) kernel and its factors",
+                                    needed: bytes.overflow || total.overflow ? .max : bytes.partialValue,
+                                    budget: memoryBudgetBytes)
+        }
+        // Gather, per layer, signals by position ((n·k·L)×O, row (i·k + c)·L + p) and patches
+        // by position ((n·L)×E, row i·L + p), batch by batch.
+        var deltas = rules.map { [Double](repeating: 0, count: big * $0.positions * $0.channels) }
+        var patches = rules.map { [Double](repeating: 0, count: n * $0.positions * $0.patchLength) }
+        let batch = min(batchSize, n)
+        let cache = network.makeForwardCache(capacity: batch)
+        let signals = network.makeBackpropSignals(capacity: batch)
+        let workspace = network.makeBlockWorkspace(batch: batch, block: k)
+        var unfolded = [Double](repeating: 0, count: rules.map { $0.patchLength * $0.positions }.max() ?? 0)
+        var first = 0
+        while first < n {
+            let count = min(batch, n - first)
+            try inputs.storage.withUnsafeBufferPointer { p in
+                try network.forward(
+                    inputs: UnsafeBufferPointer(rebasing: p[(first * inputs.columns)..<((first + count) * inputs.columns)]),
+                    batch: count, into: cache)
+            }
+            try network.backpropSignals(cache: cache, workspace: workspace, into: signals)
+            for (slot, rule) in rules.enumerated() {
+                let O = rule.channels, E = rule.patchLength, L = rule.positions
+                guard let d = signals.signals(layer: rule.layer) else {
+                    throw NTKError.shapeMismatch("no backprop signals for layer \(rule.layer)")
+                }
+                let a = try network.layerInput(rule.layer, in: cache)
+                // δ_{ic} is [O, L] (channel-major, as the layer's output): transpose to rows p.
+                for r in 0..<(count * k) {
+                    for o in 0..<O {
+                        for p in 0..<L { deltas[slot][((first * k + r) * L + p) * O + o] = d[(r * O + o) * L + p] }
+                    }
+                }
+                for i in 0..<count {
+                    let example = a.baseAddress! + i * network.layers[rule.layer].inputSize
+                    if let conv = rule.conv {
+                        unfolded.withUnsafeMutableBufferPointer { conv.unfold(example, into: $0.baseAddress!) }
+                    } else {
+                        for e in 0..<E { unfolded[e] = example[e] }
+                    }
+                    for e in 0..<E {
+                        for p in 0..<L { patches[slot][((first + i) * L + p) * E + e] = unfolded[e * L + p] }
+                    }
+                }
+            }
+            first += count
+        }
+        // K (upper triangle) += Σ_{p,q} (δ_{ic,p}·δ_{jc′,q}) (c_w² patch_{i,p}·patch_{j,q} + c_b²).
+        var kernel = [Double](repeating: 0, count: big * big)
+        var deltaGram = [Double](), patchGram = [Double]()
+        for (slot, rule) in rules.enumerated() {
+            let L = rule.positions, rows = big * L, patchRows = n * L
+            deltaGram = [Double](repeating: 0, count: rows * rows)
+            patchGram = [Double](repeating: 0, count: patchRows * patchRows)
+            try deltas[slot].withUnsafeBufferPointer { d in
+                try deltaGram.withUnsafeMutableBufferPointer { g in
+                    try Double.syrk(.none, n: rows, k: rule.channels, alpha: 1, a: d.baseAddress!,
+                                    lda: rule.channels, beta: 0, c: g.baseAddress!, ldc: rows)
+                }
+            }
+            try patches[slot].withUnsafeBufferPointer { a in
+                try patchGram.withUnsafeMutableBufferPointer { g in
+                    try Double.syrk(.none, n: patchRows, k: rule.patchLength, alpha: 1, a: a.baseAddress!,
+                                    lda: rule.patchLength, beta: 0, c: g.baseAddress!, ldc: patchRows)
+                }
+            }
+            // Only upper triangles are written: read (a, b) as (min, max).
+            @inline(__always) func upper(_ m: [Double], _ a: Int, _ b: Int, _ ld: Int) -> Double {
+                a <= b ? m[a * ld + b] : m[b * ld + a]
+            }
+            for r in 0..<big {
+                let i = r / k
+                for col in r..<big {
+                    let j = col / k
+                    var sum = 0.0
+                    for p in 0..<L {
+                        for q in 0..<L {
+                            let dg = upper(deltaGram, r * L + p, col * L + q, rows)
+                            let pg = upper(patchGram, i * L + p, j * L + q, patchRows)
+                            sum += dg * (rule.weight2 * pg + rule.bias2)
+                        }
+                    }
+                    kernel[r * big + col] += sum
+                }
+            }
+        }
+        for r in 0..<big {
+            for col in (r + 1)..<big { kernel[col * big + r] = kernel[r * big + col] }
+        }
+        guard kernel.allSatisfy(\.isFinite) else { throw NTKError.nonFinite("structured exact kernel") }
+        switch kind {
+        case .full:
+            return try Matrix(rows: big, columns: big, storage: kernel)
+        case .traced:
+            return Matrix(rows: n, columns: n) { i, j in
+                (0..<k).reduce(0) { $0 + kernel[(i * k + $1) * big + j * k + $1] }
+            }
+        }
+    }
+}
