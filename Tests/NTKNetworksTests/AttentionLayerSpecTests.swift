@@ -9,7 +9,7 @@ struct AttentionSpecChain: NetworkFactory {
     var inputShape: [Int]
     var layers: [AttentionLayerSpec]
 
-    func makeNetwork<S: BLASScalar>(_: S.Type, seed: UInt64) throws -> Network<S> {
+    func build<S: BLASScalar>(_: S.Type, seed: UInt64) throws -> Network<S> {
         var shape = inputShape
         var built: [any Layer<S>] = []
         for (k, spec) in layers.enumerated() {

@@ -28,7 +28,7 @@ enum DerivativeHarness {
 
     static func check(_ spec: some NetworkFactory, _ options: Options = Options(), sourceLocation: SourceLocation = #_sourceLocation) throws {
         try BLASThreads.set(1)
-        let network = try spec.makeNetwork(Double.self, seed: options.seed)
+        let network: Network<Double> = try spec.makeNetwork(seed: options.seed)
         var rng = SeededGenerator(seed: options.seed &+ 1000)
         let b = options.batch, n = network.inputSize, k = network.outputCount, P = network.parameterCount
         let x = [Double].gaussian(count: b * n, using: &rng)
@@ -91,7 +91,7 @@ enum DerivativeHarness {
         }
 
         // 4. Float vs Double.
-        var floatNet = try spec.makeNetwork(Float.self, seed: options.seed)
+        var floatNet: Network<Float> = try spec.makeNetwork(seed: options.seed)
         floatNet.parameters = network.parameters.map { Float($0) }
         let xF = x.map { Float($0) }
         let cacheF = try xF.withUnsafeBufferPointer { try floatNet.forwardCache(inputs: $0, batch: b) }

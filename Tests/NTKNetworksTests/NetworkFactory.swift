@@ -5,10 +5,19 @@ import NTKLinearAlgebra
 /// Builds the same network in any precision, so that `DerivativeHarness` can compare Float with
 /// Double; `ModelSpec` is one, the sequence and graph models of `AttentionModels` are others.
 protocol NetworkFactory {
-    func makeNetwork<S: BLASScalar>(_: S.Type, seed: UInt64) throws -> Network<S>
+    func build<S: BLASScalar>(_: S.Type, seed: UInt64) throws -> Network<S>
 }
 
-extension ModelSpec: NetworkFactory {}
+extension NetworkFactory {
+    /// The spelling `ModelSpec` uses, so the harness reads the same for every factory.
+    func makeNetwork<S: BLASScalar>(_: S.Type = S.self, seed: UInt64 = 0) throws -> Network<S> {
+        try build(S.self, seed: seed)
+    }
+}
+
+extension ModelSpec: NetworkFactory {
+    func build<S: BLASScalar>(_: S.Type, seed: UInt64) throws -> Network<S> { try makeNetwork(S.self, seed: seed) }
+}
 
 /// The attention, transformer and graph layers and models under test, each buildable in Float
 /// and Double with the same θ (same seed).
@@ -40,7 +49,7 @@ enum AttentionModels: NetworkFactory, CustomStringConvertible {
         }
     }
 
-    func makeNetwork<S: BLASScalar>(_: S.Type, seed: UInt64) throws -> Network<S> {
+    func build<S: BLASScalar>(_: S.Type, seed: UInt64) throws -> Network<S> {
         switch self {
         case let .positionalEmbedding(T, D, maxLength):
             // tanh after the embedding so that the input and parameter Jacobians are not trivial.
