@@ -40,6 +40,8 @@ public struct GraphConvolution<Scalar: BLASScalar>: Layer {
         for (field, value) in [("in_channels", inFeatures), ("out_channels", outFeatures)] where value <= 0 {
             throw NetworkError.invalidLayer(layer: "gcn", field: field, message: "got \(value), expected a positive size")
         }
+        inputShape = [adjacency.nodes, inFeatures]
+        outputShape = [adjacency.nodes, outFeatures]
         self.adjacency = adjacency
         self.inFeatures = inFeatures
         self.outFeatures = outFeatures
@@ -52,8 +54,8 @@ public struct GraphConvolution<Scalar: BLASScalar>: Layer {
     }
 
     public var nodes: Int { adjacency.nodes }
-    public var inputShape: [Int] { [nodes, inFeatures] }
-    public var outputShape: [Int] { [nodes, outFeatures] }
+    public let inputShape: [Int]
+    public let outputShape: [Int]
     public var parameterCount: Int { affine.parameterCount }
     public var parameterTensors: [ParameterTensor] {
         [ParameterTensor(name: "lin.weight", shape: [outFeatures, inFeatures], offset: 0),

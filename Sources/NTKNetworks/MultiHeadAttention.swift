@@ -52,6 +52,8 @@ public struct MultiHeadAttention<Scalar: BLASScalar>: Layer {
                 layer: "multihead_attention", field: "num_heads",
                 message: "got \(headCount), expected a divisor of embed_dim \(embedDimension)")
         }
+        inputShape = [sequenceLength, embedDimension]
+        outputShape = inputShape
         self.sequenceLength = sequenceLength
         self.embedDimension = embedDimension
         self.headCount = headCount
@@ -67,8 +69,8 @@ public struct MultiHeadAttention<Scalar: BLASScalar>: Layer {
     }
 
     public var headDimension: Int { embedDimension / headCount }
-    public var inputShape: [Int] { [sequenceLength, embedDimension] }
-    public var outputShape: [Int] { inputShape }
+    public let inputShape: [Int]
+    public let outputShape: [Int]
     /// Offset of out_proj.weight in this layer's slice.
     var outOffset: Int { inProjection.parameterCount }
     public var parameterCount: Int { inProjection.parameterCount + outProjection.parameterCount }

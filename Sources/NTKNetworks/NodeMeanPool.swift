@@ -14,12 +14,14 @@ public struct NodeMeanPool<Scalar: BLASScalar>: Layer {
         for (field, value) in [("num_nodes", nodes), ("features", features)] where value <= 0 {
             throw NetworkError.invalidLayer(layer: "node_mean_pool", field: field, message: "got \(value), expected a positive size")
         }
+        inputShape = [nodes, features]
+        outputShape = [features]
         self.nodes = nodes
         self.features = features
     }
 
-    public var inputShape: [Int] { [nodes, features] }
-    public var outputShape: [Int] { [features] }
+    public let inputShape: [Int]
+    public let outputShape: [Int]
     public var parameterCount: Int { 0 }
     public var parameterTensors: [ParameterTensor] { [] }
     public func initialize(parameters: UnsafeMutableBufferPointer<Scalar>, using generator: inout SeededGenerator) {}

@@ -29,6 +29,8 @@ public struct PositionalEmbedding<Scalar: BLASScalar>: Layer {
                 layer: "positional_embedding", field: "max_len",
                 message: "got \(maxLength), expected at least the sequence length \(sequenceLength)")
         }
+        inputShape = [sequenceLength, embedDimension]
+        outputShape = inputShape
         self.sequenceLength = sequenceLength
         self.maxLength = maxLength
         self.embedDimension = embedDimension
@@ -36,8 +38,8 @@ public struct PositionalEmbedding<Scalar: BLASScalar>: Layer {
         multiplier = Scalar(parameterization.multipliers(fanIn: embedDimension).bias)
     }
 
-    public var inputShape: [Int] { [sequenceLength, embedDimension] }
-    public var outputShape: [Int] { inputShape }
+    public let inputShape: [Int]
+    public let outputShape: [Int]
     public var parameterCount: Int { maxLength * embedDimension }
     public var parameterTensors: [ParameterTensor] {
         [ParameterTensor(name: "weight", shape: [maxLength, embedDimension], offset: 0)]

@@ -24,6 +24,8 @@ public struct TokenLinear<Scalar: BLASScalar>: Layer {
         for (field, value) in [("seq_len", tokens), ("in_features", inFeatures), ("out_features", outFeatures)] where value <= 0 {
             throw NetworkError.invalidLayer(layer: "token_linear", field: field, message: "got \(value), expected a positive size")
         }
+        inputShape = [tokens, inFeatures]
+        outputShape = [tokens, outFeatures]
         self.tokens = tokens
         self.inFeatures = inFeatures
         self.outFeatures = outFeatures
@@ -35,8 +37,8 @@ public struct TokenLinear<Scalar: BLASScalar>: Layer {
             weightMultiplier: Scalar(m.weight), biasMultiplier: Scalar(m.bias))
     }
 
-    public var inputShape: [Int] { [tokens, inFeatures] }
-    public var outputShape: [Int] { [tokens, outFeatures] }
+    public let inputShape: [Int]
+    public let outputShape: [Int]
     public var parameterCount: Int { affine.parameterCount }
 
     public var parameterTensors: [ParameterTensor] {

@@ -63,12 +63,14 @@ public struct TransformerEncoderBlock<Scalar: BLASScalar>: Layer {
         feedForwardBranch = try Sequential(inputShape: shape, layers: second)
         attentionNames = firstNames
         feedForwardNames = secondNames
+        inputShape = shape
+        outputShape = shape
         self.sequenceLength = T
         self.embedDimension = D
     }
 
-    public var inputShape: [Int] { [sequenceLength, embedDimension] }
-    public var outputShape: [Int] { inputShape }
+    public let inputShape: [Int]
+    public let outputShape: [Int]
     var secondOffset: Int { attentionBranch.parameterCount }
     public var parameterCount: Int { attentionBranch.parameterCount + feedForwardBranch.parameterCount }
 
