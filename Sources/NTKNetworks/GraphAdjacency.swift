@@ -1,6 +1,9 @@
 import NTKLinearAlgebra
 
-/// The normalized adjacency Â in compressed sparse row form.
+/// The renormalized adjacency of a graph convolution (Kipf & Welling 2017, arXiv:1609.02907,
+/// eq. 2): Â = D^{-1/2}(A + I)D^{-1/2} with D_nn = 1 + deg(n), for an undirected graph given by
+/// an edge list, in compressed sparse row form (columns sorted within a row). Â is symmetric
+/// with eigenvalues in (−1, 1]; applying it to [N, F] features costs 2·nnz·F flops.
 public struct GraphAdjacency: Sendable, Hashable {
     public let nodes: Int
     /// Row n's entries are `columns[rowStarts[n]..<rowStarts[n + 1]]`, `values[…]`.

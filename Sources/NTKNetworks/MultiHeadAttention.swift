@@ -117,6 +117,8 @@ public struct MultiHeadAttention<Scalar: BLASScalar>: Layer {
         (saved, saved + batch * qkvCount, saved + batch * (qkvCount + probabilityCount))
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func forward(
         parameters: UnsafePointer<Scalar>, input: UnsafePointer<Scalar>, batch: Int,
         output: UnsafeMutablePointer<Scalar>, saved: UnsafeMutablePointer<Scalar>
@@ -174,6 +176,8 @@ public struct MultiHeadAttention<Scalar: BLASScalar>: Layer {
         }
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func jvp(
         _ state: LayerState<Scalar>, parameterTangents: UnsafePointer<Scalar>?, parameterStride: Int,
         inputTangents: UnsafePointer<Scalar>?, block s: Int,
@@ -227,6 +231,8 @@ public struct MultiHeadAttention<Scalar: BLASScalar>: Layer {
             inputTangents: oDot, block: s, outputTangents: outputTangents, scratch: affineScratch)
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func vjp(
         _ state: LayerState<Scalar>, outputCotangents: UnsafePointer<Scalar>, block s: Int,
         parameterCotangents: UnsafeMutablePointer<Scalar>?, parameterStride: Int,

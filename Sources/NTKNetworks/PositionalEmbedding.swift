@@ -54,6 +54,8 @@ public struct PositionalEmbedding<Scalar: BLASScalar>: Layer {
 
     var usedCount: Int { sequenceLength * embedDimension }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func forward(
         parameters: UnsafePointer<Scalar>, input: UnsafePointer<Scalar>, batch: Int,
         output: UnsafeMutablePointer<Scalar>, saved: UnsafeMutablePointer<Scalar>
@@ -65,6 +67,8 @@ public struct PositionalEmbedding<Scalar: BLASScalar>: Layer {
         }
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func jvp(
         _ state: LayerState<Scalar>, parameterTangents: UnsafePointer<Scalar>?, parameterStride: Int,
         inputTangents: UnsafePointer<Scalar>?, block s: Int,
@@ -85,6 +89,9 @@ public struct PositionalEmbedding<Scalar: BLASScalar>: Layer {
         }
     }
 
+    // Deliberately not `@_specialize`d: with Swift 6.3 in release mode, the specialized copy of
+    // this function crashed the `attention-passes` benchmark (a corrupted error escaping the
+    // VJP; reproducible, debug builds unaffected). The pass is an O(b·s·T·D) copy and sum.
     public func vjp(
         _ state: LayerState<Scalar>, outputCotangents: UnsafePointer<Scalar>, block s: Int,
         parameterCotangents: UnsafeMutablePointer<Scalar>?, parameterStride: Int,
@@ -99,6 +106,6 @@ public struct PositionalEmbedding<Scalar: BLASScalar>: Layer {
                 }
             }
         }
-        inputCotangents?.update(from: outputCotangents, count: b * s * n)
+        if let inputCotangents { inputCotangents.update(from: outputCotangents, count: b * s * n) }
     }
 }

@@ -117,6 +117,8 @@ public struct TransformerEncoderBlock<Scalar: BLASScalar>: Layer {
             LayerState(parameters: state.parameters + secondOffset, input: r.h, output: r.u2, saved: r.second, batch: state.batch))
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func forward(
         parameters: UnsafePointer<Scalar>, input: UnsafePointer<Scalar>, batch: Int,
         output: UnsafeMutablePointer<Scalar>, saved: UnsafeMutablePointer<Scalar>
@@ -133,6 +135,8 @@ public struct TransformerEncoderBlock<Scalar: BLASScalar>: Layer {
         for j in 0..<n { output[j] = h[j] + u2[j] }
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func jvp(
         _ state: LayerState<Scalar>, parameterTangents: UnsafePointer<Scalar>?, parameterStride: Int,
         inputTangents: UnsafePointer<Scalar>?, block s: Int,
@@ -151,6 +155,8 @@ public struct TransformerEncoderBlock<Scalar: BLASScalar>: Layer {
         for j in 0..<n { outputTangents[j] += hDot[j] }
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func vjp(
         _ state: LayerState<Scalar>, outputCotangents: UnsafePointer<Scalar>, block s: Int,
         parameterCotangents: UnsafeMutablePointer<Scalar>?, parameterStride: Int,
