@@ -47,7 +47,7 @@ public struct NodeMeanPool<Scalar: BLASScalar>: Layer {
     public func forward(
         parameters: UnsafePointer<Scalar>, input: UnsafePointer<Scalar>, batch: Int,
         output: UnsafeMutablePointer<Scalar>, saved: UnsafeMutablePointer<Scalar>
-    ) throws {
+    ) {
         pool(input, output, count: batch)
     }
 
@@ -57,7 +57,7 @@ public struct NodeMeanPool<Scalar: BLASScalar>: Layer {
         _ state: LayerState<Scalar>, parameterTangents: UnsafePointer<Scalar>?, parameterStride: Int,
         inputTangents: UnsafePointer<Scalar>?, block s: Int,
         outputTangents: UnsafeMutablePointer<Scalar>, scratch: UnsafeMutablePointer<Scalar>
-    ) throws {
+    ) {
         guard let inputTangents else {
             outputTangents.update(repeating: 0, count: state.batch * s * features)
             return
@@ -71,7 +71,7 @@ public struct NodeMeanPool<Scalar: BLASScalar>: Layer {
         _ state: LayerState<Scalar>, outputCotangents: UnsafePointer<Scalar>, block s: Int,
         parameterCotangents: UnsafeMutablePointer<Scalar>?, parameterStride: Int,
         inputCotangents: UnsafeMutablePointer<Scalar>?, scratch: UnsafeMutablePointer<Scalar>
-    ) throws {
+    ) {
         guard let inputCotangents else { return }
         let F = features, scale = 1 / Scalar(nodes)
         for r in 0..<(state.batch * s) {

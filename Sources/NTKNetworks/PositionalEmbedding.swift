@@ -9,6 +9,10 @@ import NTKLinearAlgebra
 ///
 /// Derivatives: ẏ = ẋ + c Ė_t[0..<T]; x̄ = ȳ; Ē_t[τ] += c Σ_i ȳ[i, t, τ].
 /// - Complexity: O(b·s·T·D) for every pass; no GEMM needed, no allocation.
+///
+/// The passes are declared non-throwing (they cannot fail): with Swift 6.3 in release mode a
+/// `@_specialize`d *throwing* VJP with no throwing call inside returned a spurious error
+/// (reproduced in a benchmark; debug builds unaffected).
 public struct PositionalEmbedding<Scalar: BLASScalar>: Layer {
     public let sequenceLength: Int
     public let maxLength: Int
@@ -59,7 +63,7 @@ public struct PositionalEmbedding<Scalar: BLASScalar>: Layer {
     public func forward(
         parameters: UnsafePointer<Scalar>, input: UnsafePointer<Scalar>, batch: Int,
         output: UnsafeMutablePointer<Scalar>, saved: UnsafeMutablePointer<Scalar>
-    ) throws {
+    ) {
         let n = usedCount
         for i in 0..<batch {
             let x = input + i * n, y = output + i * n
@@ -73,7 +77,7 @@ public struct PositionalEmbedding<Scalar: BLASScalar>: Layer {
         _ state: LayerState<Scalar>, parameterTangents: UnsafePointer<Scalar>?, parameterStride: Int,
         inputTangents: UnsafePointer<Scalar>?, block s: Int,
         outputTangents: UnsafeMutablePointer<Scalar>, scratch: UnsafeMutablePointer<Scalar>
-    ) throws {
+    ) {
         let n = usedCount, b = state.batch
         if let inputTangents {
             outputTangents.update(from: inputTangents, count: b * s * n)
@@ -89,14 +93,13 @@ public struct PositionalEmbedding<Scalar: BLASScalar>: Layer {
         }
     }
 
-    // Deliberately not `@_specialize`d: with Swift 6.3 in release mode, the specialized copy of
-    // this function crashed the `attention-passes` benchmark (a corrupted error escaping the
-    // VJP; reproducible, debug builds unaffected). The pass is an O(b·s·T·D) copy and sum.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func vjp(
         _ state: LayerState<Scalar>, outputCotangents: UnsafePointer<Scalar>, block s: Int,
         parameterCotangents: UnsafeMutablePointer<Scalar>?, parameterStride: Int,
         inputCotangents: UnsafeMutablePointer<Scalar>?, scratch: UnsafeMutablePointer<Scalar>
-    ) throws {
+    ) {
         let n = usedCount, b = state.batch
         if let cotangents = parameterCotangents {
             for i in 0..<b {
