@@ -29,7 +29,7 @@ enum DerivativeHarness {
         var parameterNoise = 0.0
     }
 
-    static func check(_ spec: ModelSpec, _ options: Options = Options(), sourceLocation: SourceLocation = #_sourceLocation) throws {
+    static func check(_ spec: some NetworkFactory, _ options: Options = Options(), sourceLocation: SourceLocation = #_sourceLocation) throws {
         try BLASThreads.set(1)
         var network: Network<Double> = try spec.makeNetwork(seed: options.seed)
         var rng = SeededGenerator(seed: options.seed &+ 1000)
