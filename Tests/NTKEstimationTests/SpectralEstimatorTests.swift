@@ -125,3 +125,35 @@ import Testing
         }
     }
 }
+
+@Suite struct ControlVariateTests {
+    /// With an exact trace and ≥ 10 probes the trace samples are a control variate for
+    /// tr(A log A). Over 40 seeds its nominal-95% intervals (20 plain-SLQ probes) must cover
+    /// the true entropy at least 34 times, and the estimate must be accurate on average.
+    @Test func controlVariateIntervalsCover() throws {
+        let values = Fixture.ntkLike(n: 160, outliers: 6, zeros: 20)
+        let op = try Fixture.operatorWith(values)
+        let exactS = Fixture.entropy(values)
+        let exactT = values.reduce(0, +)
+        var covered = 0
+        var errors: [Double] = []
+        for seed in 0..<40 {
+            var c = SpectralEstimator.Configuration()
+            c.deflation = false
+            c.topK = 0
+            c.probes = 20
+            c.maxProbes = 20
+            c.seed = UInt64(500 + seed)
+            let r = try SpectralEstimator(c).estimate(op, traceHint: exactT)
+            #expect(r.probes == 20)
+            let slack = r.entropy.biasBound ?? 0
+            if r.entropy.lower - slack <= exactS && exactS <= r.entropy.upper + slack { covered += 1 }
+            errors.append(r.entropy.value - exactS)
+        }
+        #expect(covered >= 34, "covered \(covered) of 40")
+        // Mean error over 40 runs is within 4 of its own standard errors of 0 (no gross bias).
+        let mean = errors.reduce(0, +) / 40
+        let sd = (errors.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / 39).squareRoot()
+        #expect(abs(mean) <= 4 * sd / 40.0.squareRoot())
+    }
+}
