@@ -91,6 +91,9 @@ import Testing
         c.rtol = -1
         #expect(throws: EstimationError.self) { try SpectralEstimator(c).estimate(op) }
         #expect(throws: EstimationError.self) { try SpectralEstimator().estimate(op, traceHint: -2) }
+        // A zero operator has no trace-normalized spectrum: a typed error, not a crash or NaN.
+        let zero = try DenseOperator(Matrix(rows: 10, columns: 10))
+        #expect(throws: EstimationError.self) { try SpectralEstimator().estimate(zero) }
     }
 }
 
