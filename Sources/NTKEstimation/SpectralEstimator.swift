@@ -9,8 +9,11 @@ import NTKLinearAlgebra
 /// 1. Pilot: `deflationProbes` Lanczos runs of `deflationSteps` with the basis kept; Ritz
 ///    pairs from the union of their Krylov spaces (`RitzPairs`, no extra applications).
 /// 2. Deflation: the r top pairs whose residual ‖Aq − θq‖ ≤ `ritzTolerance`·θ_max (r ≤
-///    `maxDeflationRank`; converged extreme pairs, so r adapts to how many the pilot resolved)
-///    are accounted exactly: Σ f(θ_i).
+///    `maxDeflationRank`) are accounted exactly: Σ f(θ_i). r is adaptive: while a Ritz value
+///    above `deflationFloor`·θ_max is unconverged (large modes left in the complement dominate
+///    the probe variance, ≈ 2Σ f(λ)²) and the last run added converged pairs, one more pilot run,
+///    twice as deep as the previous one, joins the union (up to `maxDeflationProbes` runs; pilot
+///    growth stops at half an application budget). Every converged pair is deflated: each removes f(θ)² from the variance.
 /// 3. Complement: SLQ on P A P (P = I − QQᵀ) with probes projected by P, `probes` per
 ///    round, until the t-interval half-width of S is ≤ rtol·|S|, or a budget (probes,
 ///    applications, seconds) is spent. The rule watches the entropy only: the trace rides
@@ -39,8 +42,13 @@ public struct SpectralEstimator: Sendable {
         public var seed: UInt64 = 0
         /// Deflated SLQ (default) or plain SLQ.
         public var deflation: Bool = true
+        /// Pilot Lanczos runs for the Ritz pairs (initial), their depth, and the most runs the
+        /// adaptive rank may grow to.
         public var deflationProbes: Int = 2
         public var deflationSteps: Int = 60
+        public var maxDeflationProbes: Int = 4
+        /// Pilot growth continues while a Ritz value above deflationFloor·θ_max is unconverged.
+        public var deflationFloor: Double = 0.05
         public var maxDeflationRank: Int = 64
         /// Accept a Ritz pair for deflation when ‖Aq − θq‖ ≤ ritzTolerance · θ_max (NUMERICS.md).
         public var ritzTolerance: Double = 1e-6
@@ -64,6 +72,9 @@ public struct SpectralEstimator: Sendable {
             if let maxSeconds { try require(maxSeconds > 0, "maxSeconds", maxSeconds, "a positive budget") }
             try require(deflationProbes >= 1, "deflationProbes", deflationProbes, "at least 1")
             try require(deflationSteps >= 1, "deflationSteps", deflationSteps, "at least 1")
+            try require(maxDeflationProbes >= deflationProbes, "maxDeflationProbes", maxDeflationProbes,
+                        "at least deflationProbes (\(deflationProbes))")
+            try require(deflationFloor >= 0 && deflationFloor < 1, "deflationFloor", deflationFloor, "a value in [0, 1)")
             try require(maxDeflationRank >= 0, "maxDeflationRank", maxDeflationRank, "non-negative")
             try require(ritzTolerance > 0 && ritzTolerance < 1, "ritzTolerance", ritzTolerance, "a value in (0, 1)")
             try require(topK >= 0, "topK", topK, "non-negative")
@@ -135,10 +146,34 @@ public struct SpectralEstimator: Sendable {
         var deflated: [Double] = []
         var reference: (trace: Double, entropy: Double)? = nil
         if config.deflation || config.topK > 0 {
+            let pilot = Lanczos(steps: config.deflationSteps, keepBasis: true)
             var start = Matrix<Double>(rows: config.deflationProbes, columns: n)
             config.distribution.fill(&start, using: &generator)
-            let runs = try Lanczos(steps: config.deflationSteps, keepBasis: true).decompose(counted, start: start)
-            let pairs = try RitzPairs(union: runs)
+            var runs = try pilot.decompose(counted, start: start)
+            var pairs = try RitzPairs(union: runs)
+            // Adaptive deflation rank: add one (deeper) pilot run at a time while a Ritz value above
+            // deflationFloor·θ_max is still unconverged and the previous run added converged pairs.
+            var convergedCount = pairs.converged(relativeTolerance: config.ritzTolerance).count
+            var depth = min(config.deflationSteps, n)
+            while config.deflation, runs.count < config.maxDeflationProbes, convergedCount < config.maxDeflationRank {
+                let top = max(0, pairs.values.first ?? 0)
+                let converged = Set(pairs.converged(relativeTolerance: config.ritzTolerance))
+                let pending = pairs.values.indices.contains { !converged.contains($0) && pairs.values[$0] > config.deflationFloor * top }
+                if !pending { break }
+                // Convergence is governed by depth more than by the number of runs: each extra
+                // run is twice as deep as the last one.
+                depth = min(2 * depth, n)
+                if let budget = config.maxApplications, counted.cost.applications + depth > budget / 2 { break }
+                var extra = Matrix<Double>(rows: 1, columns: n)
+                config.distribution.fill(&extra, using: &generator)
+                var deeper = pilot
+                deeper.steps = depth
+                runs += try deeper.decompose(counted, start: extra)
+                pairs = try RitzPairs(union: runs)
+                let grown = pairs.converged(relativeTolerance: config.ritzTolerance).count
+                if grown <= convergedCount { break }
+                convergedCount = grown
+            }
             lambdaMax = max(0, pairs.values.first ?? 0)
             topValues = Array(pairs.values.prefix(config.topK))
             topResiduals = Array(pairs.residualNorms.prefix(config.topK))

@@ -160,3 +160,21 @@ import Testing
         #expect(abs(mean) <= 4 * sd / 40.0.squareRoot())
     }
 }
+
+@Suite struct AdaptiveDeflationTests {
+    /// Short pilot runs leave large modes unconverged; the adaptive rank adds pilot runs and
+    /// deflates more pairs than a fixed pilot, and the entropy stays accurate.
+    @Test func pilotGrowsWhileLargeModesAreUnconverged() throws {
+        let values = Fixture.ntkLike(n: 160, outliers: 12, zeros: 20)
+        let op = try Fixture.operatorWith(values)
+        var c = SpectralEstimator.Configuration()
+        c.deflationSteps = 14
+        c.maxDeflationProbes = 2
+        let fixed = try SpectralEstimator(c).estimate(op)
+        c.maxDeflationProbes = 6
+        let grown = try SpectralEstimator(c).estimate(op)
+        #expect(grown.deflationRank > fixed.deflationRank, "grown \(grown.deflationRank) vs fixed \(fixed.deflationRank)")
+        let exactS = Fixture.entropy(values)
+        #expect(abs(grown.entropy.value - exactS) <= 4 * grown.entropy.standardError + grown.entropy.biasBound!)
+    }
+}
