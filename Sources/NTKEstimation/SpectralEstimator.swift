@@ -13,10 +13,11 @@ import NTKLinearAlgebra
 ///    above `deflationFloor`·θ_max is unconverged (large modes left in the complement dominate
 ///    the probe variance, ≈ 2Σ f(λ)²) and the last run added converged pairs, one more pilot run,
 ///    twice as deep as the previous one, joins the union (up to `maxDeflationProbes` runs; pilot
-///    growth stops at half an application budget). Every converged pair is deflated: each removes f(θ)² from the variance.
+///    growth stops at half an application budget). Every converged pair is deflated: each
+///    removes f(θ)² from the variance.
 /// 3. Complement: SLQ on P A P (P = I − QQᵀ) with probes projected by P, `probes` per
-///    round, until the t-interval half-width of S is ≤ rtol·|S|, or a budget (probes,
-///    applications, seconds) is spent. The rule watches the entropy only: the trace rides
+///    round, until (after `minProbes`) the t-interval half-width of S is ≤ rtol·|S|, or a
+///    budget (probes, applications, seconds) is spent. The rule watches the entropy only: the trace rides
 ///    along with its own interval (for a 1% trace use `XTrace`/`HutchPlusPlus`, or an exact one).
 /// Entropy: S = log T − U/T with U = tr(A log A); one error bar by the delta method over the
 /// probes (linearized samples (1/T + U/T²)·t_l − u_l/T, or −u_l/T when T is exact). Ritz
@@ -30,6 +31,9 @@ public struct SpectralEstimator: Sendable {
     public struct Configuration: Sendable {
         /// Complement probes per round (one lockstep Lanczos each).
         public var probes: Int = 4
+        /// Probes before the tolerance may stop the estimate: stopping on a lucky small-sample
+        /// variance would undercover (optional stopping), so the error bar needs a few probes.
+        public var minProbes: Int = 8
         /// Cap on complement probes.
         public var maxProbes: Int = 64
         /// Lanczos depth of complement probes (NUMERICS.md: bias +0.02–0.03% of S at 30).
@@ -65,6 +69,7 @@ public struct SpectralEstimator: Sendable {
         func validate() throws {
             try require(probes >= 1, "probes", probes, "at least 1")
             try require(maxProbes >= 2, "maxProbes", maxProbes, "at least 2 (an error bar needs two probes)")
+            try require(minProbes >= 2, "minProbes", minProbes, "at least 2 (an error bar needs two probes)")
             try require(lanczosSteps >= 1, "lanczosSteps", lanczosSteps, "at least 1")
             try require(rtol > 0 && rtol.isFinite, "rtol", rtol, "a positive finite tolerance")
             try require(confidence > 0 && confidence < 1, "confidence", confidence, "a value in (0, 1)")
@@ -219,7 +224,8 @@ public struct SpectralEstimator: Sendable {
         // 2. Complement SLQ in rounds.
         var t: [Double] = [], q: [Double] = [], u: [Double] = [], widths: [Double] = []
         var depths: [Int] = [], clipped: [Double] = []
-        var rule: StoppingRule = .relativeTolerance(config.rtol) || .samples(config.maxProbes)
+        var rule: StoppingRule = (.relativeTolerance(config.rtol) && .samples(config.minProbes))
+            || .samples(config.maxProbes)
         if let budget = config.maxApplications { rule = rule || .applications(budget) }
         if let budget = config.maxSeconds { rule = rule || .seconds(budget) }
         let lanczos = Lanczos(steps: config.lanczosSteps)
