@@ -9,27 +9,36 @@ import NTKLinearAlgebra
 /// 1. Pilot: `deflationProbes` Lanczos runs of `deflationSteps` with the basis kept; Ritz
 ///    pairs from the union of their Krylov spaces (`RitzPairs`, no extra applications).
 /// 2. Deflation: the r top pairs whose residual ‖Aq − θq‖ ≤ `ritzTolerance`·θ_max (r ≤
-///    `maxDeflationRank`; converged extreme pairs, so r adapts to how many the pilot resolved)
-///    are accounted exactly: Σ f(θ_i).
+///    `maxDeflationRank`) are accounted exactly: Σ f(θ_i). r is adaptive: while a Ritz value
+///    above `deflationFloor`·θ_max is unconverged (large modes left in the complement dominate
+///    the probe variance, ≈ 2Σ f(λ)²) and the last run added converged pairs, one more pilot run,
+///    twice as deep as the previous one, joins the union (up to `maxDeflationProbes` runs; pilot
+///    growth stops at half an application budget). Every converged pair is deflated: each
+///    removes f(θ)² from the variance.
 /// 3. Complement: SLQ on P A P (P = I − QQᵀ) with probes projected by P, `probes` per
-///    round, until the t-interval half-width of S (and of T unless exact) is ≤ rtol·|value|,
-///    or a budget (probes, applications, seconds) is spent.
+///    round, until (after `minProbes`) the t-interval half-width of S is ≤ rtol·|S|, or a
+///    budget (probes, applications, seconds) is spent. The rule watches the entropy only: the trace rides
+///    along with its own interval (for a 1% trace use `XTrace`/`HutchPlusPlus`, or an exact one).
 /// Entropy: S = log T − U/T with U = tr(A log A); one error bar by the delta method over the
 /// probes (linearized samples (1/T + U/T²)·t_l − u_l/T, or −u_l/T when T is exact). Ritz
-/// values below N·ε·λ_max are clipped to 0 (0 log 0 = 0). Per probe, the Gauss rule
-/// overestimates and Gauss–Radau at 0 underestimates the quadratic form of −x log x
-/// (NUMERICS.md); each probe's sample is the bracket's midpoint, a probe stops once the
+/// values below N·ε·λ_max are clipped to 0 (0 log 0 = 0). With an exact trace, the probes'
+/// trace samples serve as a control variate for tr(A log A) (the complement trace is known).
+/// Per probe, the Gauss rule overestimates and Gauss–Radau at 0 underestimates the quadratic
+/// form of −x log x (NUMERICS.md); each probe's sample is the bracket's midpoint, a probe stops once the
 /// bracket is below `biasFraction`·rtol·|S|·T, and the mean half-width / T is reported as the
 /// entropy's `biasBound` (a deterministic bound, beside the statistical interval).
 public struct SpectralEstimator: Sendable {
     public struct Configuration: Sendable {
         /// Complement probes per round (one lockstep Lanczos each).
         public var probes: Int = 4
+        /// Probes before the tolerance may stop the estimate: stopping on a lucky small-sample
+        /// variance would undercover (optional stopping), so the error bar needs a few probes.
+        public var minProbes: Int = 8
         /// Cap on complement probes.
         public var maxProbes: Int = 64
         /// Lanczos depth of complement probes (NUMERICS.md: bias +0.02–0.03% of S at 30).
         public var lanczosSteps: Int = 30
-        /// Target relative half-width of the entropy (and trace) interval.
+        /// Target relative half-width of the entropy interval.
         public var rtol: Double = 0.01
         public var confidence: Double = 0.95
         public var maxApplications: Int? = nil
@@ -37,8 +46,13 @@ public struct SpectralEstimator: Sendable {
         public var seed: UInt64 = 0
         /// Deflated SLQ (default) or plain SLQ.
         public var deflation: Bool = true
+        /// Pilot Lanczos runs for the Ritz pairs (initial), their depth, and the most runs the
+        /// adaptive rank may grow to.
         public var deflationProbes: Int = 2
         public var deflationSteps: Int = 60
+        public var maxDeflationProbes: Int = 4
+        /// Pilot growth continues while a Ritz value above deflationFloor·θ_max is unconverged.
+        public var deflationFloor: Double = 0.05
         public var maxDeflationRank: Int = 64
         /// Accept a Ritz pair for deflation when ‖Aq − θq‖ ≤ ritzTolerance · θ_max (NUMERICS.md).
         public var ritzTolerance: Double = 1e-6
@@ -55,6 +69,7 @@ public struct SpectralEstimator: Sendable {
         func validate() throws {
             try require(probes >= 1, "probes", probes, "at least 1")
             try require(maxProbes >= 2, "maxProbes", maxProbes, "at least 2 (an error bar needs two probes)")
+            try require(minProbes >= 2, "minProbes", minProbes, "at least 2 (an error bar needs two probes)")
             try require(lanczosSteps >= 1, "lanczosSteps", lanczosSteps, "at least 1")
             try require(rtol > 0 && rtol.isFinite, "rtol", rtol, "a positive finite tolerance")
             try require(confidence > 0 && confidence < 1, "confidence", confidence, "a value in (0, 1)")
@@ -62,6 +77,9 @@ public struct SpectralEstimator: Sendable {
             if let maxSeconds { try require(maxSeconds > 0, "maxSeconds", maxSeconds, "a positive budget") }
             try require(deflationProbes >= 1, "deflationProbes", deflationProbes, "at least 1")
             try require(deflationSteps >= 1, "deflationSteps", deflationSteps, "at least 1")
+            try require(maxDeflationProbes >= deflationProbes, "maxDeflationProbes", maxDeflationProbes,
+                        "at least deflationProbes (\(deflationProbes))")
+            try require(deflationFloor >= 0 && deflationFloor < 1, "deflationFloor", deflationFloor, "a value in [0, 1)")
             try require(maxDeflationRank >= 0, "maxDeflationRank", maxDeflationRank, "non-negative")
             try require(ritzTolerance > 0 && ritzTolerance < 1, "ritzTolerance", ritzTolerance, "a value in (0, 1)")
             try require(topK >= 0, "topK", topK, "non-negative")
@@ -71,6 +89,40 @@ public struct SpectralEstimator: Sendable {
     }
 
     public var configuration: Configuration
+
+    /// Probes needed before the trace control variate is used (exact trace only).
+    public static let controlVariateMinimumProbes = 10
+
+    /// The regression (control-variate) estimator of E[y] given samples x_l with known mean
+    /// μ_x (Glasserman 2004, Monte Carlo Methods in Financial Engineering, §4.1.1):
+    /// ŷ = ȳ − ĉ(x̄ − μ_x), ĉ = Σ(x−x̄)(y−ȳ)/Σ(x−x̄)², with the regression prediction variance
+    /// s²(1/n + (x̄ − μ_x)²/Σ(x−x̄)²), s² the residual variance on n − 2 degrees of freedom, and a
+    /// Student-t interval on n − 2 degrees of freedom. Returns nil when var(x) = 0 or n < 3.
+    static func controlVariate(_ y: [Double], control x: [Double], controlMean mu: Double,
+                               confidenceLevel: Double) throws
+        -> (value: Double, standardError: Double, lower: Double, upper: Double)?
+    {
+        let n = Double(y.count)
+        guard y.count >= 3, x.count == y.count else { return nil }
+        let xMean = x.reduce(0, +) / n, yMean = y.reduce(0, +) / n
+        var sxx = 0.0, sxy = 0.0
+        for (xi, yi) in zip(x, y) {
+            sxx += (xi - xMean) * (xi - xMean)
+            sxy += (xi - xMean) * (yi - yMean)
+        }
+        guard sxx > 0 else { return nil }
+        let coefficient = sxy / sxx
+        var residual = 0.0
+        for (xi, yi) in zip(x, y) {
+            let r = yi - yMean - coefficient * (xi - xMean)
+            residual += r * r
+        }
+        let s2 = residual / (n - 2)
+        let standardError = (s2 * (1 / n + (xMean - mu) * (xMean - mu) / sxx)).squareRoot()
+        let value = yMean - coefficient * (xMean - mu)
+        let quantile = try StudentT.quantile((1 + confidenceLevel) / 2, degreesOfFreedom: n - 2)
+        return (value, standardError, value - quantile * standardError, value + quantile * standardError)
+    }
 
     public init(_ configuration: Configuration = Configuration()) {
         self.configuration = configuration
@@ -99,10 +151,34 @@ public struct SpectralEstimator: Sendable {
         var deflated: [Double] = []
         var reference: (trace: Double, entropy: Double)? = nil
         if config.deflation || config.topK > 0 {
+            let pilot = Lanczos(steps: config.deflationSteps, keepBasis: true)
             var start = Matrix<Double>(rows: config.deflationProbes, columns: n)
             config.distribution.fill(&start, using: &generator)
-            let runs = try Lanczos(steps: config.deflationSteps, keepBasis: true).decompose(counted, start: start)
-            let pairs = try RitzPairs(union: runs)
+            var runs = try pilot.decompose(counted, start: start)
+            var pairs = try RitzPairs(union: runs)
+            // Adaptive deflation rank: add one (deeper) pilot run at a time while a Ritz value above
+            // deflationFloor·θ_max is still unconverged and the previous run added converged pairs.
+            var convergedCount = pairs.converged(relativeTolerance: config.ritzTolerance).count
+            var depth = min(config.deflationSteps, n)
+            while config.deflation, runs.count < config.maxDeflationProbes, convergedCount < config.maxDeflationRank {
+                let top = max(0, pairs.values.first ?? 0)
+                let converged = Set(pairs.converged(relativeTolerance: config.ritzTolerance))
+                let pending = pairs.values.indices.contains { !converged.contains($0) && pairs.values[$0] > config.deflationFloor * top }
+                if !pending { break }
+                // Convergence is governed by depth more than by the number of runs: each extra
+                // run is twice as deep as the last one.
+                depth = min(2 * depth, n)
+                if let budget = config.maxApplications, counted.cost.applications + depth > budget / 2 { break }
+                var extra = Matrix<Double>(rows: 1, columns: n)
+                config.distribution.fill(&extra, using: &generator)
+                var deeper = pilot
+                deeper.steps = depth
+                runs += try deeper.decompose(counted, start: extra)
+                pairs = try RitzPairs(union: runs)
+                let grown = pairs.converged(relativeTolerance: config.ritzTolerance).count
+                if grown <= convergedCount { break }
+                convergedCount = grown
+            }
             lambdaMax = max(0, pairs.values.first ?? 0)
             topValues = Array(pairs.values.prefix(config.topK))
             topResiduals = Array(pairs.residualNorms.prefix(config.topK))
@@ -148,7 +224,8 @@ public struct SpectralEstimator: Sendable {
         // 2. Complement SLQ in rounds.
         var t: [Double] = [], q: [Double] = [], u: [Double] = [], widths: [Double] = []
         var depths: [Int] = [], clipped: [Double] = []
-        var rule: StoppingRule = .relativeTolerance(config.rtol) || .samples(config.maxProbes)
+        var rule: StoppingRule = (.relativeTolerance(config.rtol) && .samples(config.minProbes))
+            || .samples(config.maxProbes)
         if let budget = config.maxApplications { rule = rule || .applications(budget) }
         if let budget = config.maxSeconds { rule = rule || .seconds(budget) }
         let lanczos = Lanczos(steps: config.lanczosSteps)
@@ -206,9 +283,8 @@ public struct SpectralEstimator: Sendable {
             report = r
             if r.trace.value > 0 { reference = (r.trace.value, r.entropy.value) }
             let seconds = (clock.now - started).seconds
-            let watched = traceHint == nil ? [r.entropy, r.trace] : [r.entropy]
-            if watched.allSatisfy({ rule.isSatisfied(by: .init(estimate: $0, applications: counted.cost.applications,
-                                                                    seconds: seconds)) }) { break }
+            if rule.isSatisfied(by: .init(estimate: r.entropy, applications: counted.cost.applications,
+                                          seconds: seconds)) { break }
         }
         guard let report else {
             throw EstimationError.invalidConfiguration(
@@ -239,19 +315,39 @@ public struct SpectralEstimator: Sendable {
         }
         let exact = traceHint != nil
         let meanWidth = mean(widths)
-        let xLogX = try MonteCarloEstimate.fromSamples(u, offset: deflatedXLogX, confidenceLevel: c,
-                                                       lanczosDepth: depth, applications: apps, seconds: seconds,
-                                                       biasBound: meanWidth)
+        let xLogX: MonteCarloEstimate
+        if let traceHint, t.count >= Self.controlVariateMinimumProbes,
+           let regression = try Self.controlVariate(
+               u, control: t, controlMean: traceHint - deflatedTrace, confidenceLevel: c)
+        {
+            xLogX = MonteCarloEstimate(
+                value: deflatedXLogX + regression.value, standardError: regression.standardError,
+                confidenceLevel: c, lower: deflatedXLogX + regression.lower, upper: deflatedXLogX + regression.upper,
+                sampleCount: t.count, lanczosDepth: depth, applications: apps, seconds: seconds, biasBound: meanWidth)
+        } else {
+            xLogX = try .fromSamples(u, offset: deflatedXLogX, confidenceLevel: c, lanczosDepth: depth,
+                                     applications: apps, seconds: seconds, biasBound: meanWidth)
+        }
         let square = try MonteCarloEstimate.fromSamples(q, offset: deflatedSquare, confidenceLevel: c,
                                                         lanczosDepth: depth, applications: apps, seconds: seconds)
         let bigU = xLogX.value, bigQ = square.value
         let entropyValue = Double.log(bigT) - bigU / bigT
-        // Delta method: linearized per-probe samples, shifted so that their mean is the value.
-        let dT = exact ? 0 : 1 / bigT + bigU / (bigT * bigT)
-        let entropyLinear = zip(t, u).map { dT * $0.0 - $0.1 / bigT }
-        let entropy = try MonteCarloEstimate.fromSamples(
-            entropyLinear, offset: entropyValue - mean(entropyLinear), confidenceLevel: c, lanczosDepth: depth,
-            applications: apps, seconds: seconds, biasBound: meanWidth / bigT)
+        let entropy: MonteCarloEstimate
+        if exact {
+            // S is affine in U: map the interval of U.
+            entropy = MonteCarloEstimate(
+                value: entropyValue, standardError: xLogX.standardError / bigT, confidenceLevel: c,
+                lower: Double.log(bigT) - xLogX.upper / bigT, upper: Double.log(bigT) - xLogX.lower / bigT,
+                sampleCount: t.count, lanczosDepth: depth, applications: apps, seconds: seconds,
+                biasBound: meanWidth / bigT)
+        } else {
+            // Delta method: linearized per-probe samples, shifted so that their mean is the value.
+            let dT = 1 / bigT + bigU / (bigT * bigT)
+            let entropyLinear = zip(t, u).map { dT * $0.0 - $0.1 / bigT }
+            entropy = try MonteCarloEstimate.fromSamples(
+                entropyLinear, offset: entropyValue - mean(entropyLinear), confidenceLevel: c, lanczosDepth: depth,
+                applications: apps, seconds: seconds, biasBound: meanWidth / bigT)
+        }
         var effectiveRank = entropy
         effectiveRank.value = Double.exp(entropy.value)
         effectiveRank.standardError = effectiveRank.value * entropy.standardError

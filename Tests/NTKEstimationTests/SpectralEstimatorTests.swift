@@ -91,6 +91,9 @@ import Testing
         c.rtol = -1
         #expect(throws: EstimationError.self) { try SpectralEstimator(c).estimate(op) }
         #expect(throws: EstimationError.self) { try SpectralEstimator().estimate(op, traceHint: -2) }
+        // A zero operator has no trace-normalized spectrum: a typed error, not a crash or NaN.
+        let zero = try DenseOperator(Matrix(rows: 10, columns: 10))
+        #expect(throws: EstimationError.self) { try SpectralEstimator().estimate(zero) }
     }
 }
 
@@ -123,5 +126,55 @@ import Testing
             // biasFraction · rtol · |S| per probe (a round's reference is an estimate: allow 2×).
             #expect(bound <= 2 * 0.25 * 0.01 * abs(r.entropy.value))
         }
+    }
+}
+
+@Suite struct ControlVariateTests {
+    /// With an exact trace and ≥ 10 probes the trace samples are a control variate for
+    /// tr(A log A). Over 40 seeds its nominal-95% intervals (20 plain-SLQ probes) must cover
+    /// the true entropy at least 34 times, and the estimate must be accurate on average.
+    @Test func controlVariateIntervalsCover() throws {
+        let values = Fixture.ntkLike(n: 160, outliers: 6, zeros: 20)
+        let op = try Fixture.operatorWith(values)
+        let exactS = Fixture.entropy(values)
+        let exactT = values.reduce(0, +)
+        var covered = 0
+        var errors: [Double] = []
+        for seed in 0..<40 {
+            var c = SpectralEstimator.Configuration()
+            c.deflation = false
+            c.topK = 0
+            c.probes = 20
+            c.maxProbes = 20
+            c.seed = UInt64(500 + seed)
+            let r = try SpectralEstimator(c).estimate(op, traceHint: exactT)
+            #expect(r.probes == 20)
+            let slack = r.entropy.biasBound ?? 0
+            if r.entropy.lower - slack <= exactS && exactS <= r.entropy.upper + slack { covered += 1 }
+            errors.append(r.entropy.value - exactS)
+        }
+        #expect(covered >= 34, "covered \(covered) of 40")
+        // Mean error over 40 runs is within 4 of its own standard errors of 0 (no gross bias).
+        let mean = errors.reduce(0, +) / 40
+        let sd = (errors.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / 39).squareRoot()
+        #expect(abs(mean) <= 4 * sd / 40.0.squareRoot())
+    }
+}
+
+@Suite struct AdaptiveDeflationTests {
+    /// Short pilot runs leave large modes unconverged; the adaptive rank adds pilot runs and
+    /// deflates more pairs than a fixed pilot, and the entropy stays accurate.
+    @Test func pilotGrowsWhileLargeModesAreUnconverged() throws {
+        let values = Fixture.ntkLike(n: 160, outliers: 12, zeros: 20)
+        let op = try Fixture.operatorWith(values)
+        var c = SpectralEstimator.Configuration()
+        c.deflationSteps = 14
+        c.maxDeflationProbes = 2
+        let fixed = try SpectralEstimator(c).estimate(op)
+        c.maxDeflationProbes = 6
+        let grown = try SpectralEstimator(c).estimate(op)
+        #expect(grown.deflationRank > fixed.deflationRank, "grown \(grown.deflationRank) vs fixed \(fixed.deflationRank)")
+        let exactS = Fixture.entropy(values)
+        #expect(abs(grown.entropy.value - exactS) <= 4 * grown.entropy.standardError + grown.entropy.biasBound!)
     }
 }
