@@ -96,6 +96,9 @@ public struct CollectiveVariableEstimator: Sendable {
     public var kind: KernelKind
     public var batchSize: Int
     public var cacheBudgetBytes: Int
+    /// The NTK product: `structured` (default; falls back to JVP∘VJP when its cache does not
+    /// fit the budget) or `jvp_vjp`.
+    public var operatorPreference: NTKOperatorChoice = .structured
     /// Passed to NTKEstimation (probes, Lanczos depth, rtol, confidence, budgets, seed, deflation).
     public var spectral: SpectralEstimator.Configuration
 
@@ -113,14 +116,10 @@ public struct CollectiveVariableEstimator: Sendable {
         network: Network<Scalar>, inputs: Matrix<Scalar>, targets: Matrix<Double>? = nil
     ) throws -> CollectiveVariables {
         let start = DispatchTime.now().uptimeNanoseconds
-        let op = try EmpiricalNTK(network: network, inputs: inputs, kind: kind, batchSize: batchSize,
-                                  cacheBudgetBytes: cacheBudgetBytes)
-        return try estimate(operator: op, network: network, targets: targets, started: start)
-    }
-
-    func estimate<Scalar: BLASScalar>(
-        operator op: EmpiricalNTK<Scalar>, network: Network<Scalar>, targets: Matrix<Double>?, started: UInt64
-    ) throws -> CollectiveVariables {
+        let selection = try NTKOperatorChoice.makeOperator(
+            network: network, inputs: inputs, kind: kind, batchSize: batchSize, cacheBudgetBytes: cacheBudgetBytes,
+            preference: operatorPreference)
+        let op = selection.kernel
         let trace = try op.exactTrace()
         guard trace > 0 else {
             throw NTKError.invalidOption("network", "a kernel with positive trace (all gradients are zero)")
@@ -131,19 +130,19 @@ public struct CollectiveVariableEstimator: Sendable {
             alignment = try kernelTargetAlignment(op, targets: targets, traceOfSquare: report.traceOfSquare.value)
         }
         return CollectiveVariables(
-            kind: kind, dimension: op.dimension, examples: op.examples, outputs: op.outputs,
+            kind: kind, dimension: op.dimension, examples: inputs.rows, outputs: network.outputCount,
             parameterCount: network.parameterCount, trace: trace, entropy: report.entropy,
             effectiveRank: report.effectiveRank, participationRatio: report.participationRatio,
             topEigenvalues: report.topEigenvalues, topResidualNorms: report.topResidualNorms,
             alignment: alignment, deflationRank: report.deflationRank, probes: report.probes,
-            lanczosDepth: report.lanczosDepth, operatorName: "jvp_vjp", precision: Scalar.precisionName,
+            lanczosDepth: report.lanczosDepth, operatorName: selection.choice.name, precision: Scalar.precisionName,
             matvecs: op.cost.matvecs, dataPasses: op.cost.dataPasses,
-            seconds: Double(DispatchTime.now().uptimeNanoseconds - started) * 1e-9)
+            seconds: Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9)
     }
 
     /// yᵀKy / (‖K‖_F ‖y‖²) with ‖K‖_F² = tr K² (estimated by the same SLQ run).
-    func kernelTargetAlignment<Scalar: BLASScalar>(
-        _ op: EmpiricalNTK<Scalar>, targets: Matrix<Double>, traceOfSquare: Double
+    func kernelTargetAlignment(
+        _ op: any NTKKernelOperator, targets: Matrix<Double>, traceOfSquare: Double
     ) throws -> Double {
         let y: [Double]
         switch kind {
@@ -153,7 +152,7 @@ public struct CollectiveVariableEstimator: Sendable {
             }
             y = targets.storage
         case .traced:
-            guard targets.rows == op.dimension else {
+            guard targets.rows == op.dimension, targets.rows > 0 else {
                 throw NTKError.shapeMismatch("targets have \(targets.rows) rows for \(op.dimension) examples")
             }
             y = (0..<targets.rows).map { i in targets.row(i).reduce(0, +) }

@@ -1,9 +1,10 @@
+import NTKEstimation
 import NTKLinearAlgebra
 import NTKNetworks
 
 /// The block interface shared by the NTK operators (`EmpiricalNTK`, `StructuredNTK`):
 /// U = K V for s vectors (rows), the work done, and the exact diagonal and trace.
-public protocol NTKKernelOperator: AnyObject, Sendable {
+public protocol NTKKernelOperator: SymmetricOperator, Sendable {
     var dimension: Int { get }
     var cost: NTKCost { get }
     func apply(_ input: Matrix<Double>, into output: inout Matrix<Double>) throws

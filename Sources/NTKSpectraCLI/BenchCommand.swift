@@ -41,6 +41,8 @@ public struct BenchMatvecCommand: ParsableCommand {
     public var kernel: KernelKind = .full
     @Option(name: .long, help: "Output format.")
     public var format: OutputFormat = .json
+    @Option(name: .customLong("operator"), help: "NTK product: structured or jvp_vjp.")
+    public var operatorChoice: NTKOperatorChoice = .jvpVJP
 
     public init() {}
 
@@ -77,7 +79,10 @@ public struct BenchMatvecCommand: ParsableCommand {
         }
         forwardTimes.removeFirst()
         let t0 = DispatchTime.now().uptimeNanoseconds
-        let op = try EmpiricalNTK(network: network, inputs: inputs, kind: kernel, batchSize: batchSize)
+        let selection = try NTKOperatorChoice.makeOperator(
+            network: network, inputs: inputs, kind: kernel, batchSize: batchSize, cacheBudgetBytes: 8 << 30,
+            preference: operatorChoice)
+        let op = selection.kernel
         let setup = seconds(since: t0)
         var g = SeededGenerator(seed: model.seed)
         let v = try Matrix(rows: block, columns: op.dimension, storage: [Double].gaussian(count: block * op.dimension, using: &g))
@@ -101,8 +106,8 @@ public struct BenchMatvecCommand: ParsableCommand {
             "threads": .integer(BLASThreads.count),
             "block": .integer(block),
             "precision": .string(Scalar.precisionName),
-            "operator": "jvp_vjp",
-            "cached_activations": .bool(op.cachesAllBatches),
+            "operator": .string(selection.choice.name),
+            "operator_reason": .string(selection.reason),
             "n": .integer(inputs.rows), "outputs": .integer(network.outputCount),
             "parameter_count": .integer(network.parameterCount), "dimension": .integer(op.dimension),
             "repeats": .integer(repeats),

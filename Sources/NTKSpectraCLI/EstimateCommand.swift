@@ -28,6 +28,9 @@ public struct EstimatorOptions: ParsableArguments {
     @Flag(name: .long, help: "Plain SLQ (no deflation of the top eigenpairs).")
     public var noDeflation = false
 
+    @Option(name: .customLong("operator"), help: "NTK product: structured (default; falls back when its cache does not fit) or jvp_vjp.")
+    public var operatorChoice: NTKOperatorChoice = .structured
+
     public init() {}
 
     public func validate() throws {
@@ -47,7 +50,9 @@ public struct EstimatorOptions: ParsableArguments {
         spectral.lanczosSteps = lanczosSteps
         spectral.deflation = !noDeflation
         spectral.seed = seed
-        return CollectiveVariableEstimator(kind: kernel.kernel, batchSize: kernel.batchSize, spectral: spectral)
+        var estimator = CollectiveVariableEstimator(kind: kernel.kernel, batchSize: kernel.batchSize, spectral: spectral)
+        estimator.operatorPreference = operatorChoice
+        return estimator
     }
 
     /// Runs the estimator in the requested precision.

@@ -15,6 +15,7 @@ public enum OutputFormat: String, ExpressibleByArgument, CaseIterable, Sendable 
 }
 
 extension KernelKind: ExpressibleByArgument {}
+extension NTKOperatorChoice: ExpressibleByArgument {}
 
 /// The network and data every kernel command reads.
 public struct ModelOptions: ParsableArguments {
