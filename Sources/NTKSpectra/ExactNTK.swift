@@ -39,9 +39,35 @@ public struct ExactNTK: Sendable {
         public var kernel: Matrix<Double>?
     }
 
-    /// The dense kernel N×N through identity blocks of the operator.
+    /// The dense kernel N×N: by per-layer Gram products (`StructuredExactNTK`) when every
+    /// parameterized layer is dense or convolutional, else through identity blocks of the
+    /// (structured when it fits, else JVP∘VJP) operator.
     public func kernel(network: Network<Double>, inputs: Matrix<Double>) throws -> (Matrix<Double>, NTKCost) {
-        let op = try EmpiricalNTK(network: network, inputs: inputs, kind: kind, batchSize: batchSize)
+        let dimension = kind.dimension(examples: inputs.rows, outputs: network.outputCount)
+        let bytes = dimension.multipliedReportingOverflow(by: dimension * 8)
+        guard !bytes.overflow, bytes.partialValue <= memoryBudgetBytes else {
+            throw NTKError.tooLarge("the dense \(dimension)×\(dimension) kernel", needed: bytes.overflow ? .max : bytes.partialValue,
+                                    budget: memoryBudgetBytes)
+        }
+        if (try? StructuredExactNTK.checkSupported(network)) != nil {
+            let start = DispatchTime.now().uptimeNanoseconds
+            let k = try StructuredExactNTK(batchSize: batchSize, memoryBudgetBytes: memoryBudgetBytes)
+                .kernel(network: network, inputs: inputs, kind: kind)
+            var cost = NTKCost()
+            cost.seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+            cost.dataPasses = 1
+            return (k, cost)
+        }
+        return try kernelColumns(network: network, inputs: inputs)
+    }
+
+    /// The dense kernel through identity blocks of the matrix-free operator (`preference`
+    /// selects the structured or the JVP∘VJP product).
+    public func kernelColumns(
+        network: Network<Double>, inputs: Matrix<Double>, preference: NTKOperatorChoice = .structured
+    ) throws -> (Matrix<Double>, NTKCost) {
+        let op = try NTKOperatorChoice.makeOperator(
+            network: network, inputs: inputs, kind: kind, batchSize: batchSize, preference: preference).kernel
         let n = op.dimension
         let bytes = n.multipliedReportingOverflow(by: n * 8)
         guard !bytes.overflow, bytes.partialValue <= memoryBudgetBytes else {
@@ -51,11 +77,11 @@ public struct ExactNTK: Sendable {
         var k = Matrix<Double>(rows: n, columns: n)
         // Blocks of whole examples, at most one batch, so only one batch has nonzero cotangents.
         let perExample = kind == .full ? network.outputCount : 1
-        let examplesPerBlock = max(1, min(op.batchSize, 64 / max(1, perExample)))
+        let examplesPerBlock = max(1, min(batchSize, 64 / max(1, perExample)))
         var firstExample = 0
         while firstExample < inputs.rows {
             // Keep the block inside one batch.
-            let batchEnd = (firstExample / op.batchSize + 1) * op.batchSize
+            let batchEnd = (firstExample / min(batchSize, inputs.rows) + 1) * min(batchSize, inputs.rows)
             let count = min(examplesPerBlock, inputs.rows - firstExample, batchEnd - firstExample)
             let s = count * perExample, first = firstExample * perExample
             var e = Matrix<Double>(rows: s, columns: n)

@@ -15,10 +15,14 @@ public struct LinePlot: Sendable {
         public var color: String?
         public var dashed: Bool
         public var markers: Bool
+        /// Draw the connecting line (false: markers only, e.g. for sparse reference points).
+        public var line: Bool
+        /// Hollow, larger markers (reference values drawn over a curve).
+        public var hollow: Bool
         public init(name: String, points: [(x: Double, y: Double)], color: String? = nil,
-                    dashed: Bool = false, markers: Bool = true) {
+                    dashed: Bool = false, markers: Bool = true, line: Bool = true, hollow: Bool = false) {
             self.name = name; self.points = points; self.color = color
-            self.dashed = dashed; self.markers = markers
+            self.dashed = dashed; self.markers = markers; self.line = line; self.hollow = hollow
         }
     }
 
@@ -110,23 +114,41 @@ public struct LinePlot: Sendable {
             let color = s.color ?? Self.palette[index % Self.palette.count]
             let pts = s.points.filter(usable).map { (xAxis.position($0.x), yAxis.position($0.y)) }
             guard !pts.isEmpty else { continue }
-            let path = pts.map { "\(f($0.0)),\(f($0.1))" }.joined(separator: " ")
-            out += "<polyline points=\"\(path)\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\"\(s.dashed ? " stroke-dasharray=\"6 4\"" : "")/>\n"
+            if s.line {
+                let path = pts.map { "\(f($0.0)),\(f($0.1))" }.joined(separator: " ")
+                out += "<polyline points=\"\(path)\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\"\(s.dashed ? " stroke-dasharray=\"6 4\"" : "")/>\n"
+            }
             if s.markers {
-                for p in pts { out += "<circle cx=\"\(f(p.0))\" cy=\"\(f(p.1))\" r=\"2.8\" fill=\"\(color)\"/>\n" }
+                for p in pts {
+                    out += s.hollow
+                        ? "<circle cx=\"\(f(p.0))\" cy=\"\(f(p.1))\" r=\"5.5\" fill=\"white\" fill-opacity=\"0.6\" stroke=\"\(color)\" stroke-width=\"2\"/>\n"
+                        : "<circle cx=\"\(f(p.0))\" cy=\"\(f(p.1))\" r=\"2.8\" fill=\"\(color)\"/>\n"
+                }
             }
         }
         out += "</g>\n"
-        // Legend (top right inside the frame).
+        // Legend inside the frame, in the corner that hides the fewest data points.
         if !series.isEmpty {
             let longest = series.map(\.name.count).max() ?? 0
             let boxWidth = Double(longest) * 6.6 + 40, boxHeight = Double(series.count) * 17 + 8
-            let bx = right - boxWidth - 8, by = top + 8
+            let corners = [(right - boxWidth - 8, top + 8), (left + 8, top + 8),
+                           (right - boxWidth - 8, bottom - boxHeight - 8), (left + 8, bottom - boxHeight - 8)]
+            let drawn = series.flatMap { $0.points.filter(usable).map { (xAxis.position($0.x), yAxis.position($0.y)) } }
+            let hidden = corners.map { c in
+                drawn.filter { $0.0 >= c.0 - 4 && $0.0 <= c.0 + boxWidth + 4 && $0.1 >= c.1 - 4 && $0.1 <= c.1 + boxHeight + 4 }.count
+            }
+            let best = hidden.indices.min { hidden[$0] < hidden[$1] } ?? 0
+            let (bx, by) = corners[best]
             out += "<rect x=\"\(f(bx))\" y=\"\(f(by))\" width=\"\(f(boxWidth))\" height=\"\(f(boxHeight))\" fill=\"white\" fill-opacity=\"0.85\" stroke=\"#bbbbbb\"/>\n"
             for (index, s) in series.enumerated() {
                 let color = s.color ?? Self.palette[index % Self.palette.count]
                 let y = by + 14 + Double(index) * 17
-                out += "<line x1=\"\(f(bx + 6))\" y1=\"\(f(y - 4))\" x2=\"\(f(bx + 26))\" y2=\"\(f(y - 4))\" stroke=\"\(color)\" stroke-width=\"2\"\(s.dashed ? " stroke-dasharray=\"6 4\"" : "")/>\n"
+                if s.line {
+                    out += "<line x1=\"\(f(bx + 6))\" y1=\"\(f(y - 4))\" x2=\"\(f(bx + 26))\" y2=\"\(f(y - 4))\" stroke=\"\(color)\" stroke-width=\"2\"\(s.dashed ? " stroke-dasharray=\"6 4\"" : "")/>\n"
+                }
+                if s.hollow {
+                    out += "<circle cx=\"\(f(bx + 16))\" cy=\"\(f(y - 4))\" r=\"5\" fill=\"white\" stroke=\"\(color)\" stroke-width=\"2\"/>\n"
+                }
                 out += "<text x=\"\(f(bx + 32))\" y=\"\(f(y))\">\(escape(s.name))</text>\n"
             }
         }

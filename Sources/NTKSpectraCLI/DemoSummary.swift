@@ -77,8 +77,8 @@ struct DemoFigure {
         for (i, s) in summaries.enumerated() {
             let exact = s.series("exact_entropy")
             if !exact.isEmpty {
-                entropy.append(.init(name: "\(s.name) exact", points: exact, color: LinePlot.palette[i % 8],
-                                     dashed: true, markers: true))
+                entropy.append(.init(name: "\(s.name) exact (dense)", points: exact, color: LinePlot.palette[i % 8],
+                                     line: false, hollow: true))
             }
         }
         return SVGFigure(plots: [

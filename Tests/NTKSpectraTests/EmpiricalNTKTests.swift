@@ -42,8 +42,13 @@ struct EmpiricalNTKTests {
         let reference = try Self.referenceKernel(net, x, kind)
         let dim = reference.rows
         // Identity blocks (the exact path) with a partial last batch.
-        let (dense, _) = try ExactNTK(kind: kind, batchSize: 4).kernel(network: net, inputs: x)
-        #expect(Self.maxRelativeError(dense, reference) <= 1e-13 * Double(dim))
+        // Every exact route: per-layer Gram products, and identity blocks of both operators.
+        let exact = ExactNTK(kind: kind, batchSize: 4)
+        for (dense, _) in [try exact.kernel(network: net, inputs: x),
+                           try exact.kernelColumns(network: net, inputs: x, preference: .structured),
+                           try exact.kernelColumns(network: net, inputs: x, preference: .jvpVJP)] {
+            #expect(Self.maxRelativeError(dense, reference) <= 1e-13 * Double(dim))
+        }
         // Random blocks, s = 1 and s = 3, with and without cached activations.
         for budget in [1 << 30, 0] {
             let op = try EmpiricalNTK(network: net, inputs: x, kind: kind, batchSize: 4, cacheBudgetBytes: budget)
