@@ -1,8 +1,8 @@
 import NTKLinearAlgebra
 
 /// JSON descriptions of the sequence and graph layers, with PyTorch / PyTorch Geometric
-/// constructor argument names; kept apart from `LayerSpec` so that it can be wired in as one
-/// case (`.attention(AttentionLayerSpec)`, decoded when the `"type"` is one of `typeNames`).
+/// constructor argument names; `LayerSpec` wraps them as one case (`.attention(_:)`, decoded
+/// when the `"type"` is one of `typeNames`), so a `ModelSpec` can contain them.
 ///
 /// ```json
 /// {"type": "token_linear", "in_features": 3, "out_features": 8, "bias": true}
@@ -10,21 +10,35 @@ import NTKLinearAlgebra
 /// {"type": "multihead_attention", "embed_dim": 8, "num_heads": 2, "causal": true}
 /// {"type": "gcn", "in_features": 3, "out_features": 8, "edge_index": [[0, 1, 2], [1, 2, 3]]}
 /// {"type": "node_mean_pool"}
+/// {"type": "transformer_encoder_layer", "d_model": 8, "nhead": 2, "dim_feedforward": 16,
+///  "norm_first": true, "causal": false}
 /// ```
 ///
 /// Sequence layers take an input of shape [T, D] (T tokens); `positional_embedding` uses
 /// `max_len` rows (default T, must be ≥ T). `gcn` takes [N, F] node features; `edge_index` is
 /// PyG's 2 × |E| list of (source, target) node indices, read as an undirected graph.
-/// `node_mean_pool` maps [N, F] → [F] (nodes or tokens).
+/// `node_mean_pool` maps [N, F] → [F] (nodes or tokens). `transformer_encoder_layer` is
+/// PyTorch's `nn.TransformerEncoderLayer(d_model, nhead, dim_feedforward, dropout=0,
+/// activation="gelu", layer_norm_eps, batch_first=True, norm_first=True)` as a
+/// `TransformerEncoderBlock` with layer norms: `norm_first` is required and must be true
+/// (only the pre-LN block of Xiong et al. 2020 is implemented); `activation` may be omitted
+/// or "gelu" — unlike PyTorch, whose default is "relu", the omitted value means GELU here;
+/// `layer_norm_eps` defaults to 1e-5; `causal` (default false) applies the causal mask of
+/// `is_causal=True`. Dropout is not modelled (the NTK is taken in evaluation mode).
 public enum AttentionLayerSpec: Sendable, Hashable {
     case tokenLinear(inFeatures: Int, outFeatures: Int, bias: Bool = true)
     case positionalEmbedding(embedDimension: Int, maxLength: Int? = nil)
     case multiheadAttention(embedDimension: Int, headCount: Int, causal: Bool = false)
     case graphConvolution(inFeatures: Int, outFeatures: Int, sources: [Int], targets: [Int])
     case nodeMeanPool
+    /// A pre-LN `TransformerEncoderBlock` with `LayerNorm(d_model, eps: layerNormEpsilon)` as N₁, N₂.
+    case transformerEncoderLayer(
+        embedDimension: Int, headCount: Int, feedForwardDimension: Int, causal: Bool = false, layerNormEpsilon: Double = 1e-5)
 
     /// The JSON `"type"` values handled here.
-    public static let typeNames: Set<String> = ["token_linear", "positional_embedding", "multihead_attention", "gcn", "node_mean_pool"]
+    public static let typeNames: Set<String> = [
+        "token_linear", "positional_embedding", "multihead_attention", "gcn", "node_mean_pool", "transformer_encoder_layer",
+    ]
 
     public var typeName: String {
         switch self {
@@ -33,6 +47,7 @@ public enum AttentionLayerSpec: Sendable, Hashable {
         case .multiheadAttention: return "multihead_attention"
         case .graphConvolution: return "gcn"
         case .nodeMeanPool: return "node_mean_pool"
+        case .transformerEncoderLayer: return "transformer_encoder_layer"
         }
     }
 
@@ -78,6 +93,21 @@ public enum AttentionLayerSpec: Sendable, Hashable {
                     parameterization: parameterization)
             case .nodeMeanPool:
                 return try NodeMeanPool<Scalar>(nodes: rows, features: features)
+            case let .transformerEncoderLayer(embedDimension, headCount, feedForwardDimension, causal, epsilon):
+                try expectFeatures("d_model", embedDimension)
+                guard epsilon > 0, epsilon.isFinite else {
+                    throw fail("layer_norm_eps", "got \(epsilon), expected a positive finite value")
+                }
+                do {
+                    return try TransformerEncoderBlock<Scalar>(
+                        sequenceLength: rows, embedDimension: embedDimension, headCount: headCount,
+                        feedForwardDimension: feedForwardDimension, causal: causal, parameterization: parameterization,
+                        normalization: TransformerEncoderBlock<Scalar>.layerNorm(epsilon: epsilon))
+                } catch let NetworkError.invalidLayer(_, field, message) {
+                    // The block's parts name their own fields; map them to the JSON's.
+                    let jsonField = ["num_heads": "nhead", "embed_dim": "d_model", "out_features": "dim_feedforward"][field] ?? field
+                    throw fail(jsonField, message)
+                }
             }
         } catch let NetworkError.invalidLayer(layer, field, message) where !layer.hasPrefix(path) {
             throw fail(field, message)
@@ -91,6 +121,8 @@ extension AttentionLayerSpec: Codable {
         case inFeatures = "in_features", outFeatures = "out_features", bias
         case embedDimension = "embed_dim", maxLength = "max_len", headCount = "num_heads", causal
         case edgeIndex = "edge_index"
+        case dModel = "d_model", nhead, dimFeedforward = "dim_feedforward", normFirst = "norm_first", activation
+        case layerNormEps = "layer_norm_eps"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -120,6 +152,22 @@ extension AttentionLayerSpec: Codable {
                 sources: edgeIndex[0], targets: edgeIndex[1])
         case "node_mean_pool":
             self = .nodeMeanPool
+        case "transformer_encoder_layer":
+            guard try c.decode(Bool.self, forKey: .normFirst) else {
+                throw DecodingError.dataCorruptedError(
+                    forKey: .normFirst, in: c,
+                    debugDescription: "transformer_encoder_layer: got false, expected true (only the pre-LN block is implemented)")
+            }
+            if let activation = try c.decodeIfPresent(String.self, forKey: .activation), activation.lowercased() != "gelu" {
+                throw DecodingError.dataCorruptedError(
+                    forKey: .activation, in: c,
+                    debugDescription: "transformer_encoder_layer: got \"\(activation)\", expected \"gelu\" (the only activation implemented)")
+            }
+            self = .transformerEncoderLayer(
+                embedDimension: try c.decode(Int.self, forKey: .dModel), headCount: try c.decode(Int.self, forKey: .nhead),
+                feedForwardDimension: try c.decode(Int.self, forKey: .dimFeedforward),
+                causal: try c.decodeIfPresent(Bool.self, forKey: .causal) ?? false,
+                layerNormEpsilon: try c.decodeIfPresent(Double.self, forKey: .layerNormEps) ?? 1e-5)
         default:
             throw DecodingError.dataCorruptedError(
                 forKey: .type, in: c,
@@ -148,6 +196,14 @@ extension AttentionLayerSpec: Codable {
             try c.encode([sources, targets], forKey: .edgeIndex)
         case .nodeMeanPool:
             break
+        case let .transformerEncoderLayer(embedDimension, headCount, feedForwardDimension, causal, epsilon):
+            try c.encode(embedDimension, forKey: .dModel)
+            try c.encode(headCount, forKey: .nhead)
+            try c.encode(feedForwardDimension, forKey: .dimFeedforward)
+            try c.encode(true, forKey: .normFirst)
+            try c.encode("gelu", forKey: .activation)
+            try c.encode(epsilon, forKey: .layerNormEps)
+            try c.encode(causal, forKey: .causal)
         }
     }
 }

@@ -10,6 +10,10 @@ import NTKLinearAlgebra
 /// [C]), `flatten`, `layernorm` (normalized_shape, eps = 1e-5, elementwise_affine = true), the
 /// activations (`identity`, `tanh`, `relu`, `gelu`, `sigmoid`, `softplus`, `erf`, `sine`) and
 /// `residual` ({"type": "residual", "layers": [...]}, y = x + layers(x)). `bias` defaults to true.
+/// The sequence and graph layers (`token_linear`, `positional_embedding`,
+/// `multihead_attention`, `gcn` with `edge_index`, `node_mean_pool`,
+/// `transformer_encoder_layer`) are described by `AttentionLayerSpec` and wrapped as
+/// `.attention(_:)`; their JSON objects appear in the same layer list.
 public indirect enum LayerSpec: Sendable, Hashable {
     case linear(inFeatures: Int, outFeatures: Int, bias: Bool = true)
     case activation(ActivationFunction)
@@ -23,6 +27,8 @@ public indirect enum LayerSpec: Sendable, Hashable {
     case globalAvgPool
     case layerNorm(normalizedShape: [Int], epsilon: Double = 1e-5, elementwiseAffine: Bool = true)
     case residual([LayerSpec])
+    /// A sequence or graph layer (`AttentionLayerSpec.typeNames`).
+    case attention(AttentionLayerSpec)
 
     /// The JSON `"type"` of this layer.
     public var typeName: String {
@@ -36,6 +42,7 @@ public indirect enum LayerSpec: Sendable, Hashable {
         case .globalAvgPool: return "globalavgpool"
         case .layerNorm: return "layernorm"
         case .residual: return "residual"
+        case let .attention(spec): return spec.typeName
         }
     }
 
@@ -90,6 +97,8 @@ public indirect enum LayerSpec: Sendable, Hashable {
                 let body: Sequential<Scalar> = try ModelSpec.makeSequential(
                     specs, inputShape: inputShape, parameterization: parameterization, pathPrefix: "\(path).layers.")
                 return try Residual(body: body)
+            case let .attention(spec):
+                return try spec.makeLayer(Scalar.self, inputShape: inputShape, parameterization: parameterization, path: path)
             }
         } catch let NetworkError.invalidLayer(layer, field, message) where !layer.hasPrefix(path) {
             throw fail(field, message)
@@ -110,6 +119,10 @@ extension LayerSpec: Codable {
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: Key.self)
         let type = try c.decode(String.self, forKey: .type).lowercased()
+        if AttentionLayerSpec.typeNames.contains(type) {
+            self = .attention(try AttentionLayerSpec(from: decoder))
+            return
+        }
         switch type {
         case "linear":
             self = .linear(
@@ -177,13 +190,18 @@ extension LayerSpec: Codable {
                     forKey: .type, in: c,
                     debugDescription: "unknown layer type \"\(type)\"; expected one of linear, conv2d, avgpool2d, "
                         + "adaptiveavgpool2d, globalavgpool, flatten, layernorm, residual, "
-                        + ActivationFunction.allCases.map(\.rawValue).joined(separator: ", "))
+                        + ActivationFunction.allCases.map(\.rawValue).joined(separator: ", ") + ", "
+                        + AttentionLayerSpec.typeNames.sorted().joined(separator: ", "))
             }
             self = .activation(function)
         }
     }
 
     public func encode(to encoder: any Encoder) throws {
+        if case let .attention(spec) = self {
+            try spec.encode(to: encoder)
+            return
+        }
         var c = encoder.container(keyedBy: Key.self)
         try c.encode(typeName, forKey: .type)
         switch self {
@@ -209,7 +227,7 @@ extension LayerSpec: Codable {
             try c.encode(elementwiseAffine, forKey: .elementwiseAffine)
         case let .residual(layers):
             try c.encode(layers, forKey: .layers)
-        case .activation, .flatten, .globalAvgPool:
+        case .activation, .flatten, .globalAvgPool, .attention:
             break
         }
     }

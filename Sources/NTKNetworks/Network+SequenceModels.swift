@@ -8,9 +8,10 @@ extension Network {
     ///     → `blockCount` pre-LN `TransformerEncoderBlock`s → mean over tokens → Linear D → outputSize
     ///
     /// (the ViT/BERT-style encoder with mean pooling; Vaswani et al. 2017, Xiong et al. 2020).
-    /// `normalization` makes the blocks' N₁, N₂ (nil: identity; pass a layer norm over the
-    /// last axis for the standard pre-LN block). State-dict names: "0.weight" (embedding),
-    /// "1.weight" (positions), "2.self_attn.in_proj_weight", …, "\(blockCount + 3).weight" (head).
+    /// `normalization` makes the blocks' N₁, N₂ (default: a layer norm over the last axis, ε =
+    /// 1e-5, the standard pre-LN block; nil: identity). State-dict names: "0.weight"
+    /// (embedding), "1.weight" (positions), "2.norm1.weight", "2.self_attn.in_proj_weight", …,
+    /// "\(blockCount + 3).weight" (head).
     ///
     /// - Complexity: per example and forward, 2·T·tokenFeatures·D + blockCount·(8·T·D² +
     ///   4·T²·D + 4·T·D·F) + 2·D·outputSize flops.
@@ -18,7 +19,7 @@ extension Network {
     public static func transformerEncoder(
         sequenceLength: Int, tokenFeatures: Int, embedDimension: Int, headCount: Int, feedForwardDimension: Int,
         blockCount: Int, outputSize: Int, causal: Bool = false, parameterization: Parameterization = .standard,
-        normalization: TransformerEncoderBlock<Scalar>.Normalization? = nil, seed: UInt64 = 0
+        normalization: TransformerEncoderBlock<Scalar>.Normalization? = TransformerEncoderBlock<Scalar>.layerNorm(), seed: UInt64 = 0
     ) throws -> Network {
         guard blockCount >= 0 else {
             throw NetworkError.invalidLayer(layer: "transformer_encoder", field: "num_layers", message: "got \(blockCount), expected ≥ 0")

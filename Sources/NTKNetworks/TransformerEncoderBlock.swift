@@ -6,9 +6,11 @@ import NTKLinearAlgebra
 ///
 ///     h = x + MHA(N₁(x)),    y = h + W₂ GELU(W₁ N₂(h) + b₁) + b₂,
 ///
-/// where N₁, N₂ are the normalization layers made by `normalization` (PyTorch: `LayerNorm(D)`,
-/// state_dict "norm1", "norm2"), or the identity when it is nil. Parameter names follow
-/// PyTorch: "self_attn.in_proj_weight", …, "linear1.weight", "linear2.bias", "norm1.weight".
+/// where N₁, N₂ are the normalization layers made by `normalization`: by default
+/// `layerNorm()`, PyTorch's `LayerNorm(D, eps=1e-5)` over the last axis (gain and bias,
+/// state_dict "norm1.weight", "norm1.bias", "norm2.*"); nil gives the identity (no N₁, N₂,
+/// no parameters). Parameter names follow PyTorch: "self_attn.in_proj_weight", …,
+/// "linear1.weight", "linear2.bias", "norm1.weight".
 ///
 /// The block is two residual branches, each a `Sequential`; derivatives are the branches'
 /// plus the skip connection: ḣ = ẋ + J₁ẋ…, x̄ = h̄ + J₁ᵀh̄ with h̄ = ȳ + J₂ᵀȳ.
@@ -21,6 +23,15 @@ public struct TransformerEncoderBlock<Scalar: BLASScalar>: Layer {
     /// Makes a normalization layer for a [T, D] input (e.g. a layer norm over the last axis).
     public typealias Normalization = @Sendable (_ sequenceLength: Int, _ embedDimension: Int) throws -> any Layer<Scalar>
 
+    /// The pre-LN block's normalization (the default): a `LayerNorm` over the last axis of the
+    /// [T, D] input, gain and bias of size D, ε = `epsilon` (PyTorch's `layer_norm_eps`,
+    /// default 1e-5; Ba, Kiros & Hinton 2016, arXiv:1607.06450).
+    public static func layerNorm(epsilon: Double = 1e-5) -> Normalization {
+        { sequenceLength, embedDimension in
+            try LayerNorm<Scalar>(inputShape: [sequenceLength, embedDimension], normalizedShape: [embedDimension], epsilon: epsilon)
+        }
+    }
+
     public let sequenceLength: Int
     public let embedDimension: Int
     /// Branch 1: [N₁,] self-attention.
@@ -30,11 +41,13 @@ public struct TransformerEncoderBlock<Scalar: BLASScalar>: Layer {
     let attentionNames: [String]
     let feedForwardNames: [String]
 
+    /// - Parameter normalization: N₁ and N₂ (default: `layerNorm()`, the standard pre-LN block);
+    ///   nil for none.
     /// - Throws: `NetworkError.invalidLayer` for invalid sizes (see `MultiHeadAttention`,
     ///   `TokenLinear`) or a normalization layer whose shapes are not [T, D] → [T, D].
     public init(
         sequenceLength: Int, embedDimension: Int, headCount: Int, feedForwardDimension: Int, causal: Bool = false,
-        parameterization: Parameterization = .standard, normalization: Normalization? = nil
+        parameterization: Parameterization = .standard, normalization: Normalization? = Self.layerNorm()
     ) throws {
         let T = sequenceLength, D = embedDimension, shape = [T, D]
         var first: [any Layer<Scalar>] = [], firstNames: [String] = []

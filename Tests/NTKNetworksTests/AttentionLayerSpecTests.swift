@@ -4,7 +4,7 @@ import Testing
 
 @testable import NTKNetworks
 
-/// A chain of `AttentionLayerSpec`s as a `NetworkFactory` (what a merged `ModelSpec` will build).
+/// A bare chain of `AttentionLayerSpec`s as a `NetworkFactory` (in a `ModelSpec` they appear as `LayerSpec.attention`).
 struct AttentionSpecChain: NetworkFactory {
     var inputShape: [Int]
     var layers: [AttentionLayerSpec]

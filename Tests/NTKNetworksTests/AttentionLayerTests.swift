@@ -20,8 +20,10 @@ struct AttentionLayerTests {
         .attention(tokens: 4, dimension: 6, heads: 2, causal: true, stacked: false, parameterization: .standard),
         .attention(tokens: 3, dimension: 4, heads: 1, causal: false, stacked: true, parameterization: .standard),
         .attention(tokens: 3, dimension: 6, heads: 3, causal: true, stacked: true, parameterization: .ntk(weightScale: 1.2, biasScale: 0.3)),
-        .encoderBlock(tokens: 3, dimension: 4, heads: 2, feedForward: 8, causal: false, tanhNormalization: false),
-        .encoderBlock(tokens: 3, dimension: 4, heads: 2, feedForward: 8, causal: true, tanhNormalization: true),
+        .encoderBlock(tokens: 3, dimension: 4, heads: 2, feedForward: 8, causal: false, normalization: .layerNorm),
+        .encoderBlock(tokens: 3, dimension: 4, heads: 2, feedForward: 8, causal: true, normalization: .layerNorm),
+        .encoderBlock(tokens: 3, dimension: 4, heads: 2, feedForward: 8, causal: true, normalization: .tanh),
+        .encoderBlock(tokens: 3, dimension: 4, heads: 2, feedForward: 8, causal: false, normalization: .none),
         .transformer(tokens: 3, features: 3, dimension: 4, heads: 2, feedForward: 6, blocks: 2, outputs: 2, causal: false),
         .transformer(tokens: 4, features: 2, dimension: 4, heads: 2, feedForward: 6, blocks: 1, outputs: 3, causal: true),
         .gcn(nodes: 5, edges: edges, inFeatures: 3, outFeatures: 4, parameterization: .standard),
@@ -33,6 +35,13 @@ struct AttentionLayerTests {
     @Test(arguments: cases)
     func derivatives(_ model: AttentionModels) throws {
         try DerivativeHarness.check(model)
+    }
+
+    /// The layer norms' gains start at 1; noisy gains exercise their derivatives too.
+    @Test func encoderBlockWithPerturbedLayerNormGains() throws {
+        try DerivativeHarness.check(
+            AttentionModels.encoderBlock(tokens: 3, dimension: 4, heads: 2, feedForward: 6, causal: true, normalization: .layerNorm),
+            DerivativeHarness.Options(parameterNoise: 0.3))
     }
 
     @Test func batchOfOne() throws {

@@ -138,6 +138,32 @@ struct AttentionReferenceTests {
         #expect(offsets == [0, 48, 60, 76, 80, 112, 120, 152])
     }
 
+    /// The default block is PyTorch's pre-LN layer: norm1 before self_attn, norm2 before linear1,
+    /// each a LayerNorm(D) with gain 1 and bias 0 at initialization.
+    @Test func defaultBlockIsPreLayerNorm() throws {
+        let block = try TransformerEncoderBlock<Double>(sequenceLength: 3, embedDimension: 4, headCount: 2, feedForwardDimension: 8)
+        #expect(block.attentionBranch.layers.first is LayerNorm<Double>)
+        #expect(block.feedForwardBranch.layers.first is LayerNorm<Double>)
+        let tensors = block.parameterTensors
+        #expect(tensors.map(\.name) == [
+            "norm1.weight", "norm1.bias",
+            "self_attn.in_proj_weight", "self_attn.in_proj_bias", "self_attn.out_proj.weight", "self_attn.out_proj.bias",
+            "norm2.weight", "norm2.bias",
+            "linear1.weight", "linear1.bias", "linear2.weight", "linear2.bias",
+        ])
+        #expect(tensors.map(\.offset) == [0, 4, 8, 56, 68, 84, 88, 92, 96, 128, 136, 168])
+        #expect(block.parameterCount == 80 + 2 * 8 + (8 * 4 + 8) + (4 * 8 + 4))
+        let network = try Network<Double>(inputShape: [3, 4], layers: [block], seed: 1)
+        for tensor in tensors where tensor.name.hasPrefix("norm") {
+            let expected: Double = tensor.name.hasSuffix("weight") ? 1 : 0
+            #expect((0..<tensor.count).allSatisfy { network.parameters[tensor.offset + $0] == expected })
+        }
+        // The transformer model's blocks carry the same layer norms.
+        let model = try Network<Double>.transformerEncoder(
+            sequenceLength: 3, tokenFeatures: 2, embedDimension: 4, headCount: 2, feedForwardDimension: 8, blockCount: 1, outputSize: 2)
+        #expect(model.parameterTensors.map(\.name).contains("2.norm2.bias"))
+    }
+
     @Test func positionalEmbeddingAddsTheFirstRows() throws {
         let T = 3, D = 2
         let network = try Network<Double>(

@@ -27,9 +27,11 @@ enum AttentionModels: NetworkFactory, CustomStringConvertible {
     case nodeMeanPool(nodes: Int, features: Int)
     /// Attention alone, or (`stacked`) attention → tanh → attention.
     case attention(tokens: Int, dimension: Int, heads: Int, causal: Bool, stacked: Bool, parameterization: Parameterization)
-    /// One block between two token-wise tanh layers; `tanhNormalization` puts a tanh in the
-    /// N₁/N₂ slots (a parameter-free stand-in for the layer norm of the other branch).
-    case encoderBlock(tokens: Int, dimension: Int, heads: Int, feedForward: Int, causal: Bool, tanhNormalization: Bool)
+    /// N₁/N₂ of an encoder block: the default layer norm, a tanh (parameter-free, nonlinear), or none.
+    enum BlockNormalization: String { case layerNorm, tanh, none }
+
+    /// One block between two token-wise tanh layers, with the given N₁/N₂.
+    case encoderBlock(tokens: Int, dimension: Int, heads: Int, feedForward: Int, causal: Bool, normalization: BlockNormalization)
     case transformer(tokens: Int, features: Int, dimension: Int, heads: Int, feedForward: Int, blocks: Int, outputs: Int, causal: Bool)
     case gcn(nodes: Int, edges: [(Int, Int)], inFeatures: Int, outFeatures: Int, parameterization: Parameterization)
     case gcnNodeModel(nodes: Int, edges: [(Int, Int)], features: Int, hidden: [Int], classes: Int)
@@ -78,9 +80,12 @@ enum AttentionModels: NetworkFactory, CustomStringConvertible {
             // PyTorch initializes the attention biases to 0; random biases test their derivatives harder.
             randomizeBiases(&network, seed: seed)
             return network
-        case let .encoderBlock(T, D, H, F, causal, tanhNormalization):
-            var normalization: TransformerEncoderBlock<S>.Normalization? = nil
-            if tanhNormalization { normalization = { t, d in Activation<S>(.tanh, shape: [t, d]) } }
+        case let .encoderBlock(T, D, H, F, causal, norm):
+            let normalization: TransformerEncoderBlock<S>.Normalization? = switch norm {
+            case .layerNorm: TransformerEncoderBlock<S>.layerNorm()
+            case .tanh: { t, d in Activation<S>(.tanh, shape: [t, d]) }
+            case .none: nil
+            }
             var network = try Network(inputShape: [T, D], layers: [
                 Activation<S>(.tanh, shape: [T, D]),
                 TransformerEncoderBlock<S>(

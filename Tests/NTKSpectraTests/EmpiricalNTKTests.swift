@@ -29,12 +29,13 @@ struct EmpiricalNTKTests {
         return zip(a.storage, b.storage).map { abs($0 - $1) }.max()! / scale
     }
 
+    /// MLP, CNN, then the transformer (plain, causal) and GCN (node-, graph-level) families.
     static let networks: [(String, ModelSpec)] = [
         ("mlp", .mlp(inputSize: 5, hiddenSizes: [7, 6], outputSize: 3, activation: .tanh)),
         ("cnn", .cnn(inputShape: [1, 4, 4], channels: [2], outputSize: 2, activation: .tanh)),
-    ]
+    ] + SequenceAndGraphModels.all
 
-    @Test(arguments: [KernelKind.full, .traced], [0, 1])
+    @Test(arguments: [KernelKind.full, .traced], 0..<6)
     func blockProductEqualsMaterializedKernel(kind: KernelKind, which: Int) throws {
         let spec = Self.networks[which].1
         let net: Network<Double> = try spec.makeNetwork(seed: 3)
@@ -47,7 +48,7 @@ struct EmpiricalNTKTests {
         for (dense, _) in [try exact.kernel(network: net, inputs: x),
                            try exact.kernelColumns(network: net, inputs: x, preference: .structured),
                            try exact.kernelColumns(network: net, inputs: x, preference: .jvpVJP)] {
-            #expect(Self.maxRelativeError(dense, reference) <= 1e-13 * Double(dim))
+            #expect(Self.maxRelativeError(dense, reference) <= 1e-13 * Double(dim), "\(Self.networks[which].0)")
         }
         // Random blocks, s = 1 and s = 3, with and without cached activations.
         for budget in [1 << 30, 0] {
@@ -59,22 +60,23 @@ struct EmpiricalNTKTests {
                 var u = Matrix<Double>(rows: s, columns: dim)
                 try op.apply(v, into: &u)
                 let expected = try v.multiplied(by: reference)  // rows: (K v_t)ᵀ, K symmetric
-                #expect(Self.maxRelativeError(u, expected) <= 1e-13 * Double(dim))
+                #expect(Self.maxRelativeError(u, expected) <= 1e-13 * Double(dim), "\(Self.networks[which].0) s=\(s)")
             }
             #expect(op.cost.matvecs == 4 && op.cost.blockApplications == 2 && op.cost.dataPasses == 4)
         }
     }
 
-    @Test(arguments: [KernelKind.full, .traced])
-    func exactDiagonalAndTraceFromPerExampleGradients(kind: KernelKind) throws {
-        let net: Network<Double> = try Self.networks[0].1.makeNetwork(seed: 4)
+    @Test(arguments: [KernelKind.full, .traced], [0, 2, 3, 4, 5])
+    func exactDiagonalAndTraceFromPerExampleGradients(kind: KernelKind, which: Int) throws {
+        let net: Network<Double> = try Self.networks[which].1.makeNetwork(seed: 4)
         let x: Matrix<Double> = try Self.inputs(13, net.inputSize)
         let reference = try Self.referenceKernel(net, x, kind)
         let op = try EmpiricalNTK(network: net, inputs: x, kind: kind, batchSize: 5)
         let diagonal = try op.exactDiagonal()
         #expect(diagonal.count == reference.rows)
         for i in 0..<diagonal.count {
-            #expect(abs(diagonal[i] - reference[i, i]) <= 1e-13 * Double(reference.rows) * reference[i, i])
+            #expect(abs(diagonal[i] - reference[i, i]) <= 1e-13 * Double(reference.rows) * reference[i, i],
+                    "\(Self.networks[which].0) entry \(i)")
         }
         #expect(abs(try op.exactTrace() - reference.trace) <= 1e-12 * reference.trace)
     }

@@ -28,7 +28,7 @@ struct StructuredNTKTests {
             .activation(.tanh), .flatten, .linear(inFeatures: 27, outFeatures: 2),
         ], parameterization: .ntk(weightScale: 1.2, biasScale: 0.5))),
         ("mlp-nobias", .mlp(inputSize: 3, hiddenSizes: [4], outputSize: 2, activation: .tanh, bias: false)),
-    ]
+    ] + SequenceAndGraphModels.all   // 8, 9: transformer (plain, causal); 10, 11: GCN (node-, graph-level)
 
     static func randomBlock(_ s: Int, _ dim: Int, seed: UInt64) throws -> Matrix<Double> {
         var g = SeededGenerator(seed: seed)
@@ -41,7 +41,7 @@ struct StructuredNTKTests {
         return plan.signalBytes + plan.batchForwardBytes
     }
 
-    @Test(arguments: [KernelKind.full, .traced], 0..<8)
+    @Test(arguments: [KernelKind.full, .traced], 0..<12)
     func blockProductEqualsMaterializedKernelAndEmpiricalNTK(kind: KernelKind, which: Int) throws {
         let net: Network<Double> = try Self.models[which].1.makeNetwork(seed: 3)
         let n = 11, batch = 4   // batches 4, 4, 3
@@ -64,12 +64,13 @@ struct StructuredNTKTests {
                 let expected = try v.multiplied(by: reference)
                 #expect(EmpiricalNTKTests.maxRelativeError(u, expected) <= tolerance, "\(Self.models[which].0) s=\(s)")
                 #expect(EmpiricalNTKTests.maxRelativeError(u, ue) <= tolerance, "\(Self.models[which].0) s=\(s)")
+                #expect(EmpiricalNTKTests.maxRelativeError(ue, expected) <= tolerance, "\(Self.models[which].0) s=\(s)")
             }
             #expect(op.cost.matvecs == 4 && op.cost.blockApplications == 2)
         }
     }
 
-    @Test(arguments: [KernelKind.full, .traced], 0..<8)
+    @Test(arguments: [KernelKind.full, .traced], 0..<12)
     func freeDiagonalEqualsPerExampleGradientNorms(kind: KernelKind, which: Int) throws {
         let net: Network<Double> = try Self.models[which].1.makeNetwork(seed: 4)
         let n = 9
