@@ -147,14 +147,16 @@ public final class EmpiricalNTK<Scalar: BLASScalar>: SymmetricOperator, @uncheck
         // Pass 1: G = Jᵀ V.
         for b in 0..<batchCount {
             let (first, count) = batchRange(b)
-            fillCotangents(input, first: first, count: count, width: width)
-            // A batch with no nonzero cotangent contributes nothing (identity blocks, sparse probes).
-            let allZero = batchBlock.withUnsafeBufferPointer { p in
-                var zero = true
-                for i in 0..<(count * width * k) where p[i] != 0 { zero = false; break }
-                return zero
+            let dim = dimension, kind = kind
+            let nonzero = input.storage.withUnsafeBufferPointer { v in
+                batchBlock.withUnsafeMutableBufferPointer { cot in
+                    KernelBlockLayout.fillCotangents(
+                        v.baseAddress!, rows: s, dimension: dim, kind: kind, outputs: k, first: first, count: count,
+                        width: width, into: cot.baseAddress!)
+                }
             }
-            if allZero { continue }
+            // A batch with no nonzero cotangent contributes nothing (identity blocks, sparse probes).
+            if !nonzero { continue }
             let ws = workspace(block: width)
             let c = try cache(b)
             try batchBlock.withUnsafeBufferPointer { cot in
@@ -177,71 +179,20 @@ public final class EmpiricalNTK<Scalar: BLASScalar>: SymmetricOperator, @uncheck
                 }
             }
             cost.jvpCalls += 1
-            gatherProducts(into: &output, first: first, count: count, width: width)
+            let dim = dimension, kind = kind
+            batchBlock.withUnsafeBufferPointer { prod in
+                output.storage.withUnsafeMutableBufferPointer { up in
+                    KernelBlockLayout.gatherProducts(
+                        prod.baseAddress!, rows: s, dimension: dim, kind: kind, outputs: k, first: first, count: count,
+                        width: width, into: up.baseAddress!)
+                }
+            }
         }
         guard output.isFinite else { throw NTKError.nonFinite("NTK product produced NaN or Inf") }
         cost.matvecs += s
         cost.blockApplications += 1
         cost.dataPasses += 2
         cost.seconds += Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
-    }
-
-    /// Cotangents [count, width, k] of a batch from the Double block V (s × dimension).
-    @_specialize(where Scalar == Float)
-    @_specialize(where Scalar == Double)
-    private func fillCotangents(_ v: Matrix<Double>, first: Int, count: Int, width: Int) {
-        let k = outputs, s = v.rows, dim = dimension
-        v.storage.withUnsafeBufferPointer { vp in
-            batchBlock.withUnsafeMutableBufferPointer { cot in
-                switch kind {
-                case .full:
-                    for i in 0..<count {
-                        for t in 0..<s {
-                            let src = t * dim + (first + i) * k, dst = (i * width + t) * k
-                            for c in 0..<k { cot[dst + c] = Scalar(vp[src + c]) }
-                        }
-                    }
-                case .traced:
-                    for i in 0..<count {
-                        for t in 0..<s {
-                            let value = Scalar(vp[t * dim + first + i])
-                            for c0 in 0..<k {
-                                let dst = (i * width + t * k + c0) * k
-                                for c in 0..<k { cot[dst + c] = c == c0 ? value : 0 }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    /// Writes the batch's JVP outputs [count, width, k] into U (s × dimension).
-    @_specialize(where Scalar == Float)
-    @_specialize(where Scalar == Double)
-    private func gatherProducts(into u: inout Matrix<Double>, first: Int, count: Int, width: Int) {
-        let k = outputs, s = u.rows, dim = dimension
-        batchBlock.withUnsafeBufferPointer { out in
-            u.storage.withUnsafeMutableBufferPointer { up in
-                switch kind {
-                case .full:
-                    for i in 0..<count {
-                        for t in 0..<s {
-                            let src = (i * width + t) * k, dst = t * dim + (first + i) * k
-                            for c in 0..<k { up[dst + c] = Double(out[src + c]) }
-                        }
-                    }
-                case .traced:
-                    for i in 0..<count {
-                        for t in 0..<s {
-                            var sum = 0.0
-                            for c0 in 0..<k { sum += Double(out[(i * width + t * k + c0) * k + c0]) }
-                            up[t * dim + first + i] = sum
-                        }
-                    }
-                }
-            }
-        }
     }
 
     /// The exact diagonal of the kernel from per-example, per-output gradients

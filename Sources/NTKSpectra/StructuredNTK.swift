@@ -231,7 +231,7 @@ public final class StructuredNTK<Scalar: BLASScalar>: @unchecked Sendable {
         for b in 0..<batchCount {
             let (first, count) = batchRange(b)
             let nonzero = input.storage.withUnsafeBufferPointer { v in
-                StructuredNTK.fillCotangents(v.baseAddress!, rows: s, dimension: dimension, kind: kind, outputs: k,
+                KernelBlockLayout.fillCotangents(v.baseAddress!, rows: s, dimension: dimension, kind: kind, outputs: k,
                                              first: first, count: count, width: width, into: cot)
             }
             if !nonzero { continue }
@@ -278,7 +278,7 @@ public final class StructuredNTK<Scalar: BLASScalar>: @unchecked Sendable {
             ownCost.jvpCalls += 1
             let dim = dimension, kind = kind
             output.storage.withUnsafeMutableBufferPointer { up in
-                StructuredNTK.gatherProducts(prod, rows: s, dimension: dim, kind: kind, outputs: k, first: first,
+                KernelBlockLayout.gatherProducts(prod, rows: s, dimension: dim, kind: kind, outputs: k, first: first,
                                              count: count, width: width, into: up.baseAddress!)
             }
         }
@@ -330,66 +330,6 @@ public final class StructuredNTK<Scalar: BLASScalar>: @unchecked Sendable {
                 try Scalar.gemm(
                     .none, .none, m: count, n: nOut, k: 1, alpha: rule.bias, a: one, lda: 1,
                     b: g + t * p + nIn * nOut, ldb: nOut, beta: 1, c: y + t * nOut, ldc: width * nOut)
-            }
-        }
-    }
-
-    /// Cotangents [count, width, k] of a batch from the Double block V (rows × dimension), as
-    /// `EmpiricalNTK` builds them. Returns whether any is nonzero.
-    static func fillCotangents(
-        _ v: UnsafePointer<Double>, rows s: Int, dimension dim: Int, kind: KernelKind, outputs k: Int,
-        first: Int, count: Int, width: Int, into cot: UnsafeMutablePointer<Scalar>
-    ) -> Bool {
-        var nonzero = false
-        switch kind {
-        case .full:
-            for i in 0..<count {
-                for t in 0..<s {
-                    let src = t * dim + (first + i) * k, dst = (i * width + t) * k
-                    for c in 0..<k {
-                        let x = v[src + c]
-                        if x != 0 { nonzero = true }
-                        cot[dst + c] = Scalar(x)
-                    }
-                }
-            }
-        case .traced:
-            for i in 0..<count {
-                for t in 0..<s {
-                    let x = v[t * dim + first + i]
-                    if x != 0 { nonzero = true }
-                    let value = Scalar(x)
-                    for c0 in 0..<k {
-                        let dst = (i * width + t * k + c0) * k
-                        for c in 0..<k { cot[dst + c] = c == c0 ? value : 0 }
-                    }
-                }
-            }
-        }
-        return nonzero
-    }
-
-    /// Writes a batch's products [count, width, k] into U (rows × dimension); traced sums the
-    /// (t, c0) vector's output c0 over c0.
-    static func gatherProducts(
-        _ prod: UnsafePointer<Scalar>, rows s: Int, dimension dim: Int, kind: KernelKind, outputs k: Int,
-        first: Int, count: Int, width: Int, into up: UnsafeMutablePointer<Double>
-    ) {
-        switch kind {
-        case .full:
-            for i in 0..<count {
-                for t in 0..<s {
-                    let src = (i * width + t) * k, dst = t * dim + (first + i) * k
-                    for c in 0..<k { up[dst + c] = Double(prod[src + c]) }
-                }
-            }
-        case .traced:
-            for i in 0..<count {
-                for t in 0..<s {
-                    var sum = 0.0
-                    for c0 in 0..<k { sum += Double(prod[(i * width + t * k + c0) * k + c0]) }
-                    up[t * dim + first + i] = sum
-                }
             }
         }
     }

@@ -1,0 +1,73 @@
+import NTKLinearAlgebra
+
+/// The layout conversions shared by the NTK operators: a Double block V (s vectors of the
+/// kernel's dimension, rows) to the network's output cotangents [count, width, k] of one
+/// batch, and the batch's output tangents back into U. For the `full` kernel width = s and
+/// vector t carries v_t's entries (i·k + c); for the `traced` kernel width = s·k and vector
+/// (t, c0) puts v_t on output c0 only, so that summing output c0 of (t, c0) over c0 applies
+/// K̄ = Σ_c K_cc.
+enum KernelBlockLayout {
+    /// Cotangents [count, width, k] of a batch from the Double block V (rows × dimension), as
+    /// `EmpiricalNTK` builds them. Returns whether any is nonzero.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    static func fillCotangents<Scalar: BLASScalar>(
+        _ v: UnsafePointer<Double>, rows s: Int, dimension dim: Int, kind: KernelKind, outputs k: Int,
+        first: Int, count: Int, width: Int, into cot: UnsafeMutablePointer<Scalar>
+    ) -> Bool {
+        var nonzero = false
+        switch kind {
+        case .full:
+            for i in 0..<count {
+                for t in 0..<s {
+                    let src = t * dim + (first + i) * k, dst = (i * width + t) * k
+                    for c in 0..<k {
+                        let x = v[src + c]
+                        if x != 0 { nonzero = true }
+                        cot[dst + c] = Scalar(x)
+                    }
+                }
+            }
+        case .traced:
+            for i in 0..<count {
+                for t in 0..<s {
+                    let x = v[t * dim + first + i]
+                    if x != 0 { nonzero = true }
+                    let value = Scalar(x)
+                    for c0 in 0..<k {
+                        let dst = (i * width + t * k + c0) * k
+                        for c in 0..<k { cot[dst + c] = c == c0 ? value : 0 }
+                    }
+                }
+            }
+        }
+        return nonzero
+    }
+
+    /// Writes a batch's products [count, width, k] into U (rows × dimension); traced sums the
+    /// (t, c0) vector's output c0 over c0.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    static func gatherProducts<Scalar: BLASScalar>(
+        _ prod: UnsafePointer<Scalar>, rows s: Int, dimension dim: Int, kind: KernelKind, outputs k: Int,
+        first: Int, count: Int, width: Int, into up: UnsafeMutablePointer<Double>
+    ) {
+        switch kind {
+        case .full:
+            for i in 0..<count {
+                for t in 0..<s {
+                    let src = (i * width + t) * k, dst = t * dim + (first + i) * k
+                    for c in 0..<k { up[dst + c] = Double(prod[src + c]) }
+                }
+            }
+        case .traced:
+            for i in 0..<count {
+                for t in 0..<s {
+                    var sum = 0.0
+                    for c0 in 0..<k { sum += Double(prod[(i * width + t * k + c0) * k + c0]) }
+                    up[t * dim + first + i] = sum
+                }
+            }
+        }
+    }
+}
