@@ -1,7 +1,11 @@
 // Cost of the NTKNetworks passes: forward, block JVP and block VJP (s vectors) for an MLP and a
 // CNN, in Float and Double, with the ratio to s forward passes (the FLOP model says a JVP or VJP
 // with the forward cached costs about 2 forwards per vector for dense layers).
-// Usage: network-passes [block s = 8] [repeats = 5]
+// GFLOP/s use the dense/conv multiply–add count M of one forward pass per example
+// (Linear: in·out per row; Conv2d: Hout·Wout·Cout·Cin·kh·kw): forward 2·b·M flops, and the
+// FLOP model 2·b·s·(2M − M₀) for a JVP (Ẇa and Wȧ) or a VJP (W̄ and x̄) with the forward
+// cached, where M₀ is the first layer's share (its input term is skipped).
+// Usage: network-passes [block s = 8] [repeats = 5] [threads = 1]
 import Foundation
 import NTKLinearAlgebra
 import NTKNetworks
@@ -21,8 +25,29 @@ func time(_ repeats: Int, _ body: () throws -> Void) rethrows -> Double {
     return median(times)
 }
 
+/// Multiply–adds of one example's forward pass through the dense and convolutional layers.
+func multiplyAdds<S: BLASScalar>(_ layers: [any Layer<S>]) -> Double {
+    var total = 0.0
+    for layer in layers {
+        if let linear = layer as? Linear<S> {
+            total += Double(linear.inFeatures * linear.outFeatures * max(1, linear.leadingShape.reduce(1, *)))
+        } else if let conv = layer as? Conv2d<S> {
+            total += Double(conv.outputHeight * conv.outputWidth * conv.outChannels * conv.inChannels
+                * conv.kernelSize.height * conv.kernelSize.width)
+        } else if let sequence = layer as? Sequential<S> {
+            total += multiplyAdds(sequence.layers)
+        } else if let residual = layer as? Residual<S> {
+            total += multiplyAdds(residual.body.layers)
+        }
+    }
+    return total
+}
+
 func run<S: BLASScalar>(_ name: String, _ spec: ModelSpec, batch b: Int, block s: Int, repeats: Int, _: S.Type) throws {
     let network: Network<S> = try spec.makeNetwork(seed: 1)
+    let macs = multiplyAdds(network.layers), firstMacs = multiplyAdds([network.layers[0]])
+    let flops = 2 * Double(b) * macs
+    let derivativeFlops = 2 * Double(b) * Double(s) * (2 * macs - firstMacs)
     var g = SeededGenerator(seed: 2)
     let x = [S].gaussian(count: b * network.inputSize, using: &g)
     let cache = network.makeForwardCache(capacity: b)
@@ -38,17 +63,22 @@ func run<S: BLASScalar>(_ name: String, _ spec: ModelSpec, batch b: Int, block s
     let vjp = try time(repeats) {
         try network.vjp(cache: cache, outputCotangents: cotangents, block: s, workspace: workspace, parameterCotangents: &parameterBar)
     }
-    print(String(
-        format: "%@ %@ P=%d b=%d s=%d  forward %.3f ms  jvp %.3f ms (%.2f× s·fwd)  vjp %.3f ms (%.2f× s·fwd)",
-        name, S.precisionName, network.parameterCount, b, s, forward * 1e3, jvp * 1e3, jvp / (Double(s) * forward),
-        vjp * 1e3, vjp / (Double(s) * forward)))
+    print(name + " " + S.precisionName + String(
+        format: " P=%d b=%d s=%d  forward %.3f ms (%.1f GFLOP/s)  jvp %.3f ms (%.2f× s·fwd, %.1f GFLOP/s)  vjp %.3f ms (%.2f× s·fwd, %.1f GFLOP/s)",
+        network.parameterCount, b, s, forward * 1e3, flops / forward * 1e-9,
+        jvp * 1e3, jvp / (Double(s) * forward), derivativeFlops / jvp * 1e-9,
+        vjp * 1e3, vjp / (Double(s) * forward), derivativeFlops / vjp * 1e-9))
 }
 
 let args = CommandLine.arguments.dropFirst().compactMap { Int($0) }
 let s = args.first ?? 8
 let repeats = args.count > 1 ? args[1] : 5
-try BLASThreads.set(1)
-print("openblas_core=\(BLASThreads.coreName) threads=1 (median of \(repeats))")
+let threads = args.count > 2 ? args[2] : 1
+try BLASThreads.set(threads)
+print("openblas_core=\(BLASThreads.coreName) threads=\(threads) (median of \(repeats))")
+let wide = ModelSpec.mlp(inputSize: 64, hiddenSizes: [1024, 1024], outputSize: 10, activation: .tanh)
+try run("mlp-64-1024-1024-10", wide, batch: 256, block: s, repeats: repeats, Float.self)
+try run("mlp-64-1024-1024-10", wide, batch: 256, block: s, repeats: repeats, Double.self)
 let mlp = ModelSpec.mlp(inputSize: 64, hiddenSizes: [128, 128], outputSize: 10, activation: .relu)
 let cnn = ModelSpec.cnn(inputShape: [3, 32, 32], channels: [16, 32], outputSize: 10, activation: .relu)
 let resnet = ModelSpec.resnet(inputShape: [3, 16, 16], width: 16, blocks: 2, outputSize: 10, activation: .relu)
