@@ -98,28 +98,12 @@ def jax_matvec(w, precision: str, block: int, seed: int, check: bool):
 def torch_matvec(w, precision: str, block: int, seed: int, check: bool, threads: int):
     import numpy as np
     import torch
-    from torch.func import functional_call, jvp, vjp, vmap
     import workload as wl
 
     torch.set_num_threads(threads)
     dtype = torch.float64 if precision == "double" else torch.float32
-    model = wl.torch_sequential(w.spec, w.weights, dtype)
-    params = {name: p.detach() for name, p in model.named_parameters()}
-    x = torch.from_numpy(w.inputs).to(dtype)
+    matvec, fp, params = wl.torch_ntk_matvec(w, dtype)
     n, k = w.n, w.output_dim
-
-    def fp(p):
-        return functional_call(model, p, (x,))
-
-    _, vjp_fn = vjp(fp, params)
-
-    def column_jvp(g):
-        return jvp(fp, (params,), (g,))[1].reshape(-1)
-
-    def matvec(v):
-        c = v.T.reshape(v.shape[1], n, k)
-        (g,) = vmap(vjp_fn)(c)
-        return vmap(column_jvp)(g).T
 
     v = torch.from_numpy(np.random.default_rng(seed).standard_normal((n * k, block))).to(dtype)
 

@@ -371,6 +371,37 @@ def torch_sequential(spec: dict, weights: dict[str, np.ndarray], dtype):
     return model
 
 
+def torch_ntk_matvec(w: "Workload", dtype):
+    """(matvec, params) for the full NTK of `w` in PyTorch: matvec(V) = J (J^T V) for V [(n k), s].
+
+    J^T V: torch.func.vjp once per parameter state (the forward is kept), vmapped over the s columns;
+    J U: torch.func.jvp (re-runs the forward), vmapped. functional_call on the nn.Sequential.
+    Call under torch.no_grad().
+    """
+    import torch
+    from torch.func import functional_call, jvp, vjp, vmap
+
+    model = torch_sequential(w.spec, w.weights, dtype)
+    params = {name: p.detach() for name, p in model.named_parameters()}
+    x = torch.from_numpy(w.inputs).to(dtype)
+    n, k = w.n, w.output_dim
+
+    def fp(p):
+        return functional_call(model, p, (x,))
+
+    _, vjp_fn = vjp(fp, params)
+
+    def column_jvp(g):
+        return jvp(fp, (params,), (g,))[1].reshape(-1)
+
+    def matvec(v):
+        c = v.T.reshape(v.shape[1], n, k)
+        (g,) = vmap(vjp_fn)(c)
+        return vmap(column_jvp)(g).T
+
+    return matvec, fp, params
+
+
 # --------------------------------------------------------------------------------------------
 # Spectra and machine info
 # --------------------------------------------------------------------------------------------
