@@ -11,9 +11,10 @@ p = lambda / sum lambda, natural log) as ONE JSON line {"tool": "neural-tangents
 
 Each implementation runs in its own child process: one that exceeds --timeout seconds is killed and
 reported as "timeout"; one the kernel kills (SIGKILL, the OOM killer) or that raises an out-of-memory
-error is reported as "oom". Before starting, the peak memory of the Jacobian-based implementations
-(about 2 n k P scalars) and of the kernel is estimated; above --memory-limit-gb the run is not
-started and reported as "skipped_memory" (this machine is shared; --force runs it anyway).
+error is reported as "oom". Before starting, the peak memory is estimated (see estimated_bytes); above
+--memory-limit-gb the run is not started and reported as "skipped_memory" (this machine is shared;
+--force runs it anyway). --batch-size B wraps the kernel function in nt.batch (blocks of B x B examples),
+the documented way to fit large kernels in memory.
 
 Needs the neural-tangents venv (requirements-nt.txt). Example:
     .venv-nt/bin/python peer_exact.py --spec W/model.json --weights W/weights_f64.safetensors \
@@ -43,24 +44,36 @@ def parse(argv=None):
     ap.add_argument("--memory-limit-gb", type=float, default=12.0)
     ap.add_argument("--force", action="store_true", help="run even above --memory-limit-gb")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--vmap-axes", choices=("0", "none"), default="0",
+                    help="empirical_ntk_fn vmap_axes: 0 (examples independent, the default) or none")
+    ap.add_argument("--batch-size", type=int, default=0,
+                    help="wrap the kernel in nt.batch with this many examples per block (0: no batching); "
+                         "must divide n")
     ap.add_argument("--save-eigenvalues", default=None, help="write the eigenvalues (ascending) to this .npy "
                     "(suffixed by the implementation index when several run)")
     ap.add_argument("--worker", type=int, default=None, help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     if a.timeout <= 0:
         ap.error(f"--timeout must be > 0, got {a.timeout}")
+    if a.batch_size < 0:
+        ap.error(f"--batch-size must be >= 0, got {a.batch_size}")
     if a.threads < 1:
         ap.error(f"--threads must be >= 1, got {a.threads}")
     return a
 
 
-def estimated_bytes(impl: int, n: int, k: int, params: int, widths: int, scalar: int) -> int:
-    """Rough peak: Jacobian-based implementations hold J (n k x P) and its cotangent copy; structured
-    derivatives hold per-layer factors (n k x width) and the kernel; all hold K and its eigen workspace."""
-    kernel = (n * k) ** 2 * scalar
+def estimated_bytes(impl: int, n: int, k: int, params: int, width: int, scalar: int, batch: int) -> int:
+    """Rough peak for one (batch x batch) block of examples, plus the assembled kernel.
+
+    Jacobian-based implementations hold J for both blocks (2 b k x P); STRUCTURED_DERIVATIVES was
+    measured to allocate about (b k)^2 x width scalars in one buffer (43 GB for b k = 2560, width 1024,
+    float64, neural-tangents 0.6.5 with jax 0.4.23), so that is the model used here. All hold K (n k)^2
+    and the eigvalsh workspace."""
+    b = batch or n
+    kernel = 3 * (n * k) ** 2 * scalar
     if impl in (0, 1):
-        return 2 * n * k * params * scalar + 3 * kernel
-    return 4 * n * k * max(widths, 1) * scalar * 4 + 3 * kernel
+        return 2 * b * k * params * scalar + kernel
+    return (b * k) ** 2 * max(width, 1) * scalar + kernel
 
 
 def worker(a) -> dict:
@@ -81,7 +94,13 @@ def worker(a) -> dict:
     n, k = w.n, w.output_dim
     enum = [nt.NtkImplementation.JACOBIAN_CONTRACTION, nt.NtkImplementation.NTK_VECTOR_PRODUCTS,
             nt.NtkImplementation.STRUCTURED_DERIVATIVES][impl]
-    kernel_fn = jax.jit(nt.empirical_ntk_fn(f, trace_axes=(), vmap_axes=0, implementation=enum))
+    kernel_fn = nt.empirical_ntk_fn(f, trace_axes=(), vmap_axes=0 if a.vmap_axes == "0" else None,
+                                    implementation=enum)
+    if a.batch_size:
+        # nt.batch computes the kernel in (batch x batch) blocks of examples; it jits each block itself.
+        kernel_fn = nt.batch(kernel_fn, batch_size=a.batch_size, store_on_device=False)
+    else:
+        kernel_fn = jax.jit(kernel_fn)
 
     t0 = time.perf_counter()
     kernel = kernel_fn(x, None, params).block_until_ready()
@@ -114,7 +133,7 @@ def worker(a) -> dict:
 def run_child(a, impl: int) -> dict:
     cmd = [sys.executable, os.path.abspath(__file__), "--spec", a.spec, "--weights", a.weights, "--inputs", a.inputs,
            "--implementation", a.implementation, "--precision", a.precision, "--threads", str(a.threads),
-           "--worker", str(impl)]
+           "--vmap-axes", a.vmap_axes, "--batch-size", str(a.batch_size), "--worker", str(impl)]
     if a.save_eigenvalues:
         cmd += ["--save-eigenvalues", a.save_eigenvalues]
     t0 = time.perf_counter()
@@ -156,6 +175,8 @@ def main(argv=None) -> int:
         return 0
     try:
         w = wl.load(a.spec, a.weights, a.inputs)
+        if a.batch_size and w.n % a.batch_size:
+            raise wl.WorkloadError(f"--batch-size {a.batch_size} does not divide the number of inputs n = {w.n}")
     except wl.WorkloadError as e:
         print(json.dumps({"tool": "neural-tangents", "status": "error", "error": str(e)}))
         return 2
@@ -165,7 +186,7 @@ def main(argv=None) -> int:
     impls = [0, 1, 2] if a.implementation == "all" else [int(a.implementation)]
     results = []
     for impl in impls:
-        need = estimated_bytes(impl, w.n, w.output_dim, w.parameter_count, sum(widths), scalar)
+        need = estimated_bytes(impl, w.n, w.output_dim, w.parameter_count, max(widths), scalar, a.batch_size)
         if need > a.memory_limit_gb * 2**30 and not a.force:
             results.append({"implementation": impl, "name": NAMES[impl], "status": "skipped_memory",
                             "estimated_gb": need / 2**30, "memory_limit_gb": a.memory_limit_gb})
@@ -173,7 +194,7 @@ def main(argv=None) -> int:
         r = run_child(a, impl)
         r["estimated_gb"] = need / 2**30
         results.append(r)
-    print(json.dumps({"tool": "neural-tangents", "n": w.n, "k": w.output_dim, "dimension": w.n * w.output_dim,
+    print(json.dumps({"tool": "neural-tangents", "vmap_axes": a.vmap_axes, "batch_size": a.batch_size, "n": w.n, "k": w.output_dim, "dimension": w.n * w.output_dim,
                       "width": w.width, "parameter_count": w.parameter_count, "precision": a.precision,
                       "threads": a.threads, "results": results, "machine": wl.machine_info()}))
     return 0 if all(r["status"] == "ok" for r in results) else 1
