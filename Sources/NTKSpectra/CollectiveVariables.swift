@@ -35,6 +35,11 @@ public struct CollectiveVariables: Sendable {
 
     public var tracePerSample: Double { trace / Double(examples) }
 
+    /// Share of the trace carried by the reported top eigenvalues (≤ 10). NTK spectra with a
+    /// few dominant modes (share ≳ 0.3, typical of tanh MLPs) are kind to plain SLQ; spread
+    /// spectra (ReLU networks in NUMERICS.md) need deflation for the entropy.
+    public var topTraceShare: Double { trace > 0 ? topEigenvalues.prefix(10).reduce(0, +) / trace : 0 }
+
     /// Round-off of the network arithmetic in the entropy, 100·√N·ε·|S| (ε of the network's
     /// precision), which the statistical interval does not describe.
     public var roundoffAllowance: Double {
@@ -85,6 +90,8 @@ public struct CollectiveVariables: Sendable {
             "seconds": .number(seconds),
         ]
         if let alignment { f["kernel_target_alignment"] = .number(alignment) }
+        f["top_eigenvalues_trace_share"] = .number(topTraceShare)
+        f["spectrum_kind"] = .string(topTraceShare >= 0.3 ? "dominant_modes" : "spread")
         return f
     }
 }
