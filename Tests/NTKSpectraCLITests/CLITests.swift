@@ -54,6 +54,59 @@ struct CLITests {
         #expect(!text.contains("nan") && !text.contains("NaN"))
     }
 
+    /// `estimate --rtol 0.01` on the PyTorch-layout fixture lands within 1% of the independent
+    /// JAX/numpy float64 reference, and its JSON carries the public fields.
+    @Test(arguments: ["float", "double"], ["structured", "jvp_vjp"])
+    func estimateLandsWithinOnePercentOfTheReference(precision: String, op: String) throws {
+        let (code, text, stderr) = try Self.run([
+            "estimate", "--model", Self.path("mlp.json"), "--weights", Self.path("mlp.safetensors"),
+            "--inputs", Self.path("mlp_inputs.npy"), "--rtol", "0.01", "--precision", precision, "--operator", op,
+            "--format", "json",
+        ])
+        #expect(code == 0, "\(stderr)")
+        let object = try #require((try JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any])
+        for key in ["trace", "entropy", "dimension", "parameter_count", "n", "outputs", "trace_stderr",
+                    "entropy_stderr", "matvecs", "data_passes", "seconds", "operator"] {
+            #expect(object[key] != nil, "missing \(key)")
+        }
+        let reference = try JSONSerialization.jsonObject(
+            with: Data(contentsOf: Self.fixtures.appendingPathComponent("mlp_reference.json"))) as? [String: Any]
+        let full = try #require(reference?["full"] as? [String: Any])
+        let exactEntropy = try #require(full["entropy"] as? Double), exactTrace = try #require(full["trace"] as? Double)
+        let entropy = try #require(object["entropy"] as? Double), trace = try #require(object["trace"] as? Double)
+        #expect(abs(entropy - exactEntropy) <= 0.01 * exactEntropy)
+        #expect(abs(trace - exactTrace) <= 1e-5 * exactTrace)
+        #expect(object["operator"] as? String == op)
+    }
+
+    @Test func validateAndDensityRun() throws {
+        let (code, text, stderr) = try Self.run([
+            "validate", "--model", Self.path("cnn.json"), "--weights", Self.path("cnn.safetensors"),
+            "--inputs", Self.path("cnn_inputs.npy"), "--format", "json", "--precision", "double",
+        ])
+        #expect(code == 0, "\(stderr)")
+        let object = try #require((try JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any])
+        #expect(object["exact_in_interval"] as? Bool == true)
+        #expect((object["entropy_relative_error"] as? Double ?? 1) <= 0.01)
+
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("density-\(UUID().uuidString).csv")
+        defer {
+            try? FileManager.default.removeItem(at: out)
+            try? FileManager.default.removeItem(atPath: String(out.path.dropLast(4)) + "_exact_eigenvalues.npy")
+        }
+        for method in ["slq", "kpm"] {
+            let density = try Self.run([
+                "density", "--model", Self.path("mlp.json"), "--inputs", Self.path("mlp_inputs.npy"),
+                "--method", method, "--out", out.path, "--format", "json",
+            ])
+            #expect(density.code == 0, "\(density.stderr)")
+            let d = try #require((try JSONSerialization.jsonObject(with: Data(density.stdout.utf8))) as? [String: Any])
+            #expect(abs((d["integral"] as? Double ?? 0) - 1) <= 1e-3, "\(method) density integral")
+            let rows = try String(contentsOf: out, encoding: .utf8).split(separator: "\n")
+            #expect(rows.first == "x,density" && rows.count > 100)
+        }
+    }
+
     @Test(arguments: [
         ["exact", "--model", "/nonexistent/model.json", "--inputs", "x.npy"],
         ["exact", "--inputs", "x.npy"],
