@@ -106,6 +106,8 @@ public struct CollectiveVariableEstimator: Sendable {
     /// The NTK product: `structured` (default; falls back to JVP∘VJP when its cache does not
     /// fit the budget) or `jvp_vjp`.
     public var operatorPreference: NTKOperatorChoice = .structured
+    /// Output averaging and cosine normalization of the reference code (default: raw kernel).
+    public var conventions = SpectrumConventions()
     /// Passed to NTKEstimation (probes, Lanczos depth, rtol, confidence, budgets, seed, deflation).
     public var spectral: SpectralEstimator.Configuration
 
@@ -127,11 +129,20 @@ public struct CollectiveVariableEstimator: Sendable {
             network: network, inputs: inputs, kind: kind, batchSize: batchSize, cacheBudgetBytes: cacheBudgetBytes,
             preference: operatorPreference)
         let op = selection.kernel
-        let trace = try op.exactTrace()
+        let measured: any SymmetricOperator
+        let trace: Double
+        if conventions.isDefault {
+            trace = try op.exactTrace()
+            measured = op
+        } else {
+            let transformed = try ConventionOperator(op, conventions: conventions, kind: kind, outputs: network.outputCount)
+            trace = transformed.trace
+            measured = transformed
+        }
         guard trace > 0 else {
             throw NTKError.invalidOption("network", "a kernel with positive trace (all gradients are zero)")
         }
-        let report = try SpectralEstimator(spectral).estimate(op, traceHint: trace)
+        let report = try SpectralEstimator(spectral).estimate(measured, traceHint: trace)
         var alignment: Double? = nil
         if let targets {
             alignment = try kernelTargetAlignment(op, targets: targets, traceOfSquare: report.traceOfSquare.value)

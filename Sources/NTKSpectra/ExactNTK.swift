@@ -21,11 +21,15 @@ public struct ExactNTK: Sendable {
     public var kind: KernelKind
     public var batchSize: Int
     public var memoryBudgetBytes: Int
+    /// Output averaging and cosine normalization of the reference code (default: raw kernel).
+    public var conventions: SpectrumConventions
 
-    public init(kind: KernelKind = .full, batchSize: Int = 256, memoryBudgetBytes: Int = 8 << 30) {
+    public init(kind: KernelKind = .full, batchSize: Int = 256, memoryBudgetBytes: Int = 8 << 30,
+                conventions: SpectrumConventions = .init()) {
         self.kind = kind
         self.batchSize = batchSize
         self.memoryBudgetBytes = memoryBudgetBytes
+        self.conventions = conventions
     }
 
     /// The result: eigenvalues (ascending, padded with zeros to the kernel's dimension when
@@ -162,7 +166,7 @@ public struct ExactNTK: Sendable {
         let dim = kind.dimension(examples: n, outputs: kOut)
         let jacobianBytes = (n * kOut).multipliedReportingOverflow(by: p * 8)
         let useJacobian = kind == .full && p < dim && !jacobianBytes.overflow
-            && jacobianBytes.partialValue + p * p * 8 <= memoryBudgetBytes && !keepKernel
+            && jacobianBytes.partialValue + p * p * 8 <= memoryBudgetBytes && !keepKernel && conventions.isDefault
         var eigenvalues: [Double]
         var cost: NTKCost
         var kernel: Matrix<Double>? = nil
@@ -179,7 +183,8 @@ public struct ExactNTK: Sendable {
             eigenvalues = try SymmetricEigen(gram).values
             eigenvalues = [Double](repeating: 0, count: dim - p) + eigenvalues
         } else {
-            let (k, c) = try self.kernel(network: network, inputs: inputs)
+            var (k, c) = try self.kernel(network: network, inputs: inputs)
+            conventions.apply(to: &k, kind: kind, outputs: kOut)
             cost = c
             eigenvalues = try SymmetricEigen(k).values
             if keepKernel { kernel = k }

@@ -41,7 +41,7 @@ public struct EstimatorOptions: ParsableArguments {
         guard lanczosSteps >= 1 else { throw ValidationError("--lanczos-steps must be at least 1, got \(lanczosSteps)") }
     }
 
-    func estimator(kernel: KernelOptions, seed: UInt64) -> CollectiveVariableEstimator {
+    func estimator(kernel: KernelOptions, seed: UInt64, conventions: SpectrumConventions = .init()) -> CollectiveVariableEstimator {
         var spectral = SpectralEstimator.Configuration()
         spectral.rtol = rtol
         spectral.confidence = confidence
@@ -52,13 +52,16 @@ public struct EstimatorOptions: ParsableArguments {
         spectral.seed = seed
         var estimator = CollectiveVariableEstimator(kind: kernel.kernel, batchSize: kernel.batchSize, spectral: spectral)
         estimator.operatorPreference = operatorChoice
+        estimator.conventions = conventions
         return estimator
     }
 
     /// Runs the estimator in the requested precision.
-    func run(model: ModelOptions, kernel: KernelOptions) throws -> CollectiveVariables {
+    func run(model: ModelOptions, kernel: KernelOptions, conventions: SpectrumConventions = .init()) throws
+        -> CollectiveVariables
+    {
         let spec = try model.spec()
-        let estimator = estimator(kernel: kernel, seed: model.seed)
+        let estimator = estimator(kernel: kernel, seed: model.seed, conventions: conventions)
         switch precision {
         case .float:
             let net = try model.network(Float.self, spec: spec)
@@ -79,15 +82,18 @@ public struct EstimateCommand: ParsableCommand {
     @OptionGroup public var model: ModelOptions
     @OptionGroup public var kernel: KernelOptions
     @OptionGroup public var estimator: EstimatorOptions
+    @OptionGroup public var convention: ConventionOptions
 
     public init() {}
 
     public func run() throws {
         try BLASThreads.set(ProcessInfo.processInfo.activeProcessorCount)
-        let result = try estimator.run(model: model, kernel: kernel)
+        let result = try estimator.run(model: model, kernel: kernel, conventions: convention.conventions)
+        var fields = result.fields
+        fields.merge(convention.fields) { a, _ in a }
         switch kernel.format {
-        case .json: printJSON(result.fields)
-        case .table: printTable(title: "Estimated NTK (\(kernel.kernel.rawValue) kernel)", result.fields)
+        case .json: printJSON(fields)
+        case .table: printTable(title: "Estimated NTK (\(kernel.kernel.rawValue) kernel)", fields)
         }
     }
 }
@@ -101,18 +107,21 @@ public struct ValidateCommand: ParsableCommand {
     @OptionGroup public var model: ModelOptions
     @OptionGroup public var kernel: KernelOptions
     @OptionGroup public var estimator: EstimatorOptions
+    @OptionGroup public var convention: ConventionOptions
 
     public init() {}
 
     public func run() throws {
         try BLASThreads.set(ProcessInfo.processInfo.activeProcessorCount)
-        let estimate = try estimator.run(model: model, kernel: kernel)
+        let estimate = try estimator.run(model: model, kernel: kernel, conventions: convention.conventions)
         let spec = try model.spec()
         let network = try model.network(Double.self, spec: spec)
         let inputs = try model.inputMatrix(Double.self, inputShape: network.inputShape)
-        let exact = try ExactNTK(kind: kernel.kernel, batchSize: kernel.batchSize).spectrum(network: network, inputs: inputs)
+        let exact = try ExactNTK(kind: kernel.kernel, batchSize: kernel.batchSize, conventions: convention.conventions)
+            .spectrum(network: network, inputs: inputs)
         let s = exact.statistics
         var fields = estimate.fields
+        fields.merge(convention.fields) { a, _ in a }
         fields["exact_trace"] = .number(s.trace)
         fields["exact_entropy"] = .number(s.entropy)
         fields["exact_seconds"] = .number(exact.cost.seconds)

@@ -12,6 +12,13 @@ public struct ExactCommand: ParsableCommand {
 
     @OptionGroup public var model: ModelOptions
     @OptionGroup public var kernel: KernelOptions
+    @OptionGroup public var convention: ConventionOptions
+
+    @Option(name: .long, help: "Block-subsampled approximation of the reference code: this many random blocks (entropy and trace averaged).")
+    public var blocks: Int?
+
+    @Option(name: .long, help: "Examples per random block (with --blocks).")
+    public var blockSize: Int = 20
 
     @Option(name: .long, help: "Largest dense object allowed, in MiB.")
     public var memoryBudget: Int = 8192
@@ -21,17 +28,44 @@ public struct ExactCommand: ParsableCommand {
 
     public init() {}
 
+    public func validate() throws {
+        if let blocks, blocks < 2 { throw ValidationError("--blocks must be at least 2, got \(blocks)") }
+        guard blockSize >= 1 else { throw ValidationError("--block-size must be at least 1, got \(blockSize)") }
+        guard memoryBudget >= 1 else { throw ValidationError("--memory-budget must be positive, got \(memoryBudget)") }
+    }
+
     public func run() throws {
         try BLASThreads.set(ProcessInfo.processInfo.activeProcessorCount)
         let spec = try model.spec()
         let network = try model.network(Double.self, spec: spec)
         let inputs = try model.inputMatrix(Double.self, inputShape: network.inputShape)
-        let exact = ExactNTK(kind: kernel.kernel, batchSize: kernel.batchSize, memoryBudgetBytes: memoryBudget << 20)
+        if let blocks {
+            let sub = BlockSubsampledSpectrum(blocks: blocks, blockSize: blockSize, seed: model.seed, kind: kernel.kernel,
+                                              conventions: convention.conventions)
+            let r = try sub.estimate(network: network, inputs: inputs)
+            var fields: [String: JSONValue] = [
+                "entropy": .number(r.entropy.value), "entropy_stderr": .number(r.entropy.standardError),
+                "trace": .number(r.trace.value), "trace_stderr": .number(r.trace.standardError),
+                "blocks": .integer(blocks), "block_size": .integer(blockSize), "n": .integer(inputs.rows),
+                "outputs": .integer(network.outputCount), "parameter_count": .integer(network.parameterCount),
+                "dimension": .integer(kernel.kernel.dimension(examples: blockSize, outputs: network.outputCount)),
+                "kernel": .string(kernel.kernel.rawValue), "seconds": .number(r.seconds),
+            ]
+            fields.merge(convention.fields) { a, _ in a }
+            switch kernel.format {
+            case .json: printJSON(fields)
+            case .table: printTable(title: "Block-subsampled NTK (\(blocks) blocks of \(blockSize))", fields)
+            }
+            return
+        }
+        let exact = ExactNTK(kind: kernel.kernel, batchSize: kernel.batchSize, memoryBudgetBytes: memoryBudget << 20,
+                             conventions: convention.conventions)
         let result = try exact.spectrum(network: network, inputs: inputs)
         if let path = eigenvaluesOut {
             try NPY.write(shape: [result.eigenvalues.count], values: result.eigenvalues, to: URL(fileURLWithPath: path))
         }
-        let fields = ExactReport(result: result, network: network, examples: inputs.rows, kind: kernel.kernel).fields
+        var fields = ExactReport(result: result, network: network, examples: inputs.rows, kind: kernel.kernel).fields
+        fields.merge(convention.fields) { a, _ in a }
         switch kernel.format {
         case .json: printJSON(fields)
         case .table: printTable(title: "Exact NTK (\(kernel.kernel.rawValue) kernel)", fields)

@@ -16,6 +16,27 @@ public enum OutputFormat: String, ExpressibleByArgument, CaseIterable, Sendable 
 
 extension KernelKind: ExpressibleByArgument {}
 extension NTKOperatorChoice: ExpressibleByArgument {}
+extension SpectrumConventions.OutputReduction: ExpressibleByArgument {}
+extension SpectrumConventions.Normalization: ExpressibleByArgument {}
+
+/// The reference code's conventions (both paths).
+public struct ConventionOptions: ParsableArguments {
+    @Option(name: .long, help: "Traced kernel summed (sum) or averaged (average) over outputs.")
+    public var outputReduction: SpectrumConventions.OutputReduction = .sum
+
+    @Option(name: .long, help: "none, or cosine: K_ij / sqrt(K_ii K_jj).")
+    public var normalize: SpectrumConventions.Normalization = .none
+
+    public init() {}
+
+    public var conventions: SpectrumConventions {
+        SpectrumConventions(outputReduction: outputReduction, normalization: normalize)
+    }
+
+    var fields: [String: JSONValue] {
+        ["output_reduction": .string(outputReduction.rawValue), "normalization": .string(normalize.rawValue)]
+    }
+}
 
 /// The network and data every kernel command reads.
 public struct ModelOptions: ParsableArguments {
