@@ -15,7 +15,7 @@ import NTKNetworks
 /// Then LAPACK `dsyevd`. Conventions: see `SpectrumStatistics` (negatives from round-off
 /// clipped to 0, p_i = λ_i/Σλ, natural log).
 public struct ExactNTK: Sendable {
-    public enum Route: String, Sendable, Codable { case kernelColumns = "kernel_columns", jacobian }
+    public enum Route: String, Sendable, Codable { case structuredGram = "structured_gram", kernelColumns = "kernel_columns", jacobian }
 
     /// Which kernel, the batch size for streaming, and the memory the dense objects may use.
     public var kind: KernelKind
@@ -191,6 +191,8 @@ public struct ExactNTK: Sendable {
         }
         cost.seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
         return Result(eigenvalues: eigenvalues, statistics: SpectrumStatistics(eigenvalues: eigenvalues),
-                      route: useJacobian ? .jacobian : .kernelColumns, cost: cost, kernel: kernel)
+                      route: useJacobian ? .jacobian
+                          : (try? StructuredExactNTK.checkSupported(network)) != nil ? .structuredGram : .kernelColumns,
+                      cost: cost, kernel: kernel)
     }
 }
