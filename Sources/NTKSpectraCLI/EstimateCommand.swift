@@ -28,6 +28,9 @@ public struct EstimatorOptions: ParsableArguments {
     @Flag(name: .long, help: "Plain SLQ (no deflation of the top eigenpairs).")
     public var noDeflation = false
 
+    @Option(name: .long, help: "Accept a Ritz pair for deflation when its residual is at most this × λ_max (default: 1e-6 for double networks, 1e-2 for float).")
+    public var ritzTolerance: Double?
+
     @Option(name: .customLong("operator"), help: "NTK product: structured (default; falls back when its cache does not fit) or jvp_vjp.")
     public var operatorChoice: NTKOperatorChoice = .structured
 
@@ -39,6 +42,7 @@ public struct EstimatorOptions: ParsableArguments {
         if let m = maxMatvecs, m < 1 { throw ValidationError("--max-matvecs must be positive, got \(m)") }
         guard probes >= 2 else { throw ValidationError("--probes must be at least 2 (an error bar needs two), got \(probes)") }
         guard lanczosSteps >= 1 else { throw ValidationError("--lanczos-steps must be at least 1, got \(lanczosSteps)") }
+        if let r = ritzTolerance, !(r > 0 && r < 1) { throw ValidationError("--ritz-tolerance must be in (0, 1), got \(r)") }
     }
 
     func estimator(kernel: KernelOptions, seed: UInt64, conventions: SpectrumConventions = .init()) -> CollectiveVariableEstimator {
@@ -53,6 +57,7 @@ public struct EstimatorOptions: ParsableArguments {
         var estimator = CollectiveVariableEstimator(kind: kernel.kernel, batchSize: kernel.batchSize, spectral: spectral)
         estimator.operatorPreference = operatorChoice
         estimator.conventions = conventions
+        estimator.ritzTolerance = ritzTolerance
         return estimator
     }
 
