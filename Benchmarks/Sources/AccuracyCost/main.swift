@@ -16,8 +16,12 @@
 // trace error uses the exact per-example trace and the entropy reports only its relative
 // 95% half-width. Repeats: `reps` seeds where exact values exist, 1 otherwise; errors are RMS.
 //
-// Usage (release): accuracy-cost [workloads=tanh:100,tanh:300,relu:300,tanh:1000,tanh:1797]
-//   [threads=2] [exactLimit=3000] [reps=3] [out=results]
+// Usage (release): accuracy-cost [workloads=tanh:100,tanh:300,tanh:1000,tanh:1797]
+//   [threads=2] [exactLimit=3000] [reps=2] [roundWidth=16] [dtype=float32|float64] [out=results]
+// (dtype=float64 runs the network, and so the operator, in Double; workload names get "-f64".)
+// Budgets shrink with N to fit ~10 minutes on a shared 2-core machine: plain SLQ 8, 32, 128
+// probes (N ≤ 1000), 8, 32 (N ≤ exactLimit), 8 (larger); deflated SLQ 8, 16, 32 (exact sizes) or 8;
+// deflated SLQ + exact T only at exact sizes; `reps` seeds only for N ≤ 1000, else one.
 import Foundation
 import NTKDatasets
 import NTKEstimation
@@ -40,15 +44,17 @@ let options: [String: String] = {
     return options
 }()
 let workloads: [(activation: String, n: Int)] =
-    (options["workloads"] ?? "tanh:100,tanh:300,relu:300,tanh:1000,tanh:1797").split(separator: ",").compactMap {
+    (options["workloads"] ?? "tanh:100,tanh:300,tanh:1000,tanh:1797").split(separator: ",").compactMap {
         let p = $0.split(separator: ":")
         guard p.count == 2, let n = Int(p[1]) else { return nil }
         return (String(p[0]), n)
     }
 let threads = Int(options["threads"] ?? "2") ?? 2
 let exactLimit = Int(options["exactLimit"] ?? "3000") ?? 3000
-let repsExact = max(1, Int(options["reps"] ?? "3") ?? 3)
+let repsExact = max(1, Int(options["reps"] ?? "2") ?? 2)
 let outDir = options["out"] ?? "results"
+/// Probes per lockstep round of the SLQ runs (SpectralEstimator's default is 4).
+let roundWidth = max(1, Int(options["roundWidth"] ?? "16") ?? 16)
 
 try BLASThreads.set(threads)
 emit("openblas_core=\(BLASThreads.coreName) threads=\(BLASThreads.count)")
@@ -63,22 +69,24 @@ var rows: [Row] = []
 var references: [String: (matvecs: Double, seconds: Double?)] = [:]
 var spectra: [String: String] = [:]
 
-let digits = try EmbeddedDatasets.digits(as: Float.self)
+/// Network arithmetic of the matrix-free operator: float32 (default) or float64.
+let dtype = options["dtype"] ?? "float32"
 let clock = ContinuousClock()
 func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18 }
 
-for (activationName, n) in workloads {
+@MainActor func run<T: BLASScalar>(_: T.Type, activationName: String, n: Int) throws {
+    let digits = try EmbeddedDatasets.digits(as: T.self)
     guard let activation = ActivationFunction(rawValue: activationName) else {
-        emit("unknown activation \(activationName)"); continue
+        emit("unknown activation \(activationName)"); return
     }
     let x = try digits.subset(Array(0..<min(n, digits.inputs.rows))).inputs
-    let floatNet = try Network<Float>.mlp(inputSize: 64, hiddenSizes: [256, 256], outputSize: 10,
+    let floatNet = try Network<T>.mlp(inputSize: 64, hiddenSizes: [256, 256], outputSize: 10,
                                           activation: activation, seed: 1)
     let structured = try StructuredNTK(network: floatNet, inputs: x, kind: .full, batchSize: 256,
                                        cacheBudgetBytes: 2 << 30)
     let dim = structured.dimension
     let op = try ClosureOperator(dimension: dim) { input, output in try structured.apply(input, into: &output) }
-    let name = "\(activationName)-N\(dim)"
+    let name = "\(activationName)-N\(dim)" + (T.self == Double.self ? "-f64" : "")
     emit("== \(name): plan \(structured.plan.storage.rawValue), P = \(floatNet.parameterCount)")
 
     // Seconds per matvec (block of 16, after one warm-up).
@@ -123,7 +131,7 @@ for (activationName, n) in workloads {
                     traceValue: exactTrace, traceError: nil, traceHalfWidth: 0,
                     entropyValue: nil, entropyError: nil, entropyHalfWidth: nil))
 
-    let reps = exactEntropy == nil ? 1 : repsExact
+    let reps = exactEntropy != nil && dim <= 1000 ? repsExact : 1
     /// Runs `body` over `reps` seeds and appends one row with RMS errors and mean costs.
     func measure(_ method: String, _ budget: Int,
                  _ body: (UInt64) throws -> (trace: MonteCarloEstimate?, entropy: MonteCarloEstimate?, matvecs: Int, seconds: Double)) throws {
@@ -175,26 +183,36 @@ for (activationName, n) in workloads {
             c.seed = s
             c.deflation = deflation
             if !deflation { c.topK = 0 }
-            c.probes = 16
+            c.probes = roundWidth
             c.minProbes = probes
             c.maxProbes = probes
             let r = try SpectralEstimator(c).estimate(op, traceHint: hint)
+            if deflation {
+                emit(String(format: "     seed %llu: deflation rank %d, deflated trace share %.3f, top residual/θ %.1e",
+                            s, r.deflationRank, r.deflatedTraceShare,
+                            (r.topResidualNorms.first ?? 0) / max(r.topEigenvalues.first ?? 1, .leastNormalMagnitude)))
+            }
             if deflation, top10 == nil, hint == nil {
                 top10 = r.topEigenvalues.prefix(10).reduce(0, +) / exactTrace
             }
             return (hint == nil ? r.trace : nil, r.entropy, r.applications, r.seconds)
         }
     }
-    for m in (dim > exactLimit ? [8, 32] : [8, 32, 128]) {
+    for m in (dim > exactLimit ? [8] : dim > 1000 ? [8, 32] : [8, 32, 128]) {
         try measure("plain SLQ", m, slq(deflation: false, probes: m, hint: nil))
     }
-    for m in (dim > exactLimit ? [8, 16] : [8, 16, 32]) {
+    for m in (dim > exactLimit ? [8] : [8, 16, 32]) {
         try measure("deflated SLQ", m, slq(deflation: true, probes: m, hint: nil))
     }
-    for m in (dim > exactLimit ? [8] : [8, 16]) {
+    for m in (dim > exactLimit ? [] : [8, 16]) {
         try measure("deflated SLQ + exact T", m, slq(deflation: true, probes: m, hint: exactTrace))
     }
     spectra[name] = top10.map { String(format: "%.3f%@", $0, exactEntropy == nil ? " (Ritz values)" : "") } ?? "?"
+}
+for (activationName, n) in workloads {
+    if dtype == "float64" { try run(Double.self, activationName: activationName, n: n) } else {
+        try run(Float.self, activationName: activationName, n: n)
+    }
 }
 
 // CSV.
