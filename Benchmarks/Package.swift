@@ -35,6 +35,26 @@ let package = Package(
                 .product(name: "NTKLinearAlgebra", package: "NTKSpectra"),
             ],
             path: "Sources/StructuredMatvec"),
+        .executableTarget(
+            name: "calibration",
+            dependencies: [
+                .product(name: "NTKSpectra", package: "NTKSpectra"),
+                .product(name: "NTKEstimation", package: "NTKSpectra"),
+                .product(name: "NTKNetworks", package: "NTKSpectra"),
+                .product(name: "NTKDatasets", package: "NTKSpectra"),
+                .product(name: "NTKLinearAlgebra", package: "NTKSpectra"),
+            ],
+            path: "Sources/Calibration"),
+        .executableTarget(
+            name: "accuracy-cost",
+            dependencies: [
+                .product(name: "NTKSpectra", package: "NTKSpectra"),
+                .product(name: "NTKEstimation", package: "NTKSpectra"),
+                .product(name: "NTKNetworks", package: "NTKSpectra"),
+                .product(name: "NTKDatasets", package: "NTKSpectra"),
+                .product(name: "NTKLinearAlgebra", package: "NTKSpectra"),
+            ],
+            path: "Sources/AccuracyCost"),
     ],
     swiftLanguageModes: [.v6]
 )
