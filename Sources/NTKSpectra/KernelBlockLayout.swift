@@ -1,4 +1,5 @@
 import NTKLinearAlgebra
+import NTKNetworks
 
 /// The layout conversions shared by the NTK operators: a Double block V (s vectors of the
 /// kernel's dimension, rows) to the network's output cotangents [count, width, k] of one
@@ -7,6 +8,18 @@ import NTKLinearAlgebra
 /// (t, c0) puts v_t on output c0 only, so that summing output c0 of (t, c0) over c0 applies
 /// K̄ = Σ_c K_cc.
 enum KernelBlockLayout {
+    /// The checks every NTK operator makes of its data: inputs shaped for the network,
+    /// at least one example, finite values, a positive batch size.
+    static func checkInputs<Scalar: BLASScalar>(network: Network<Scalar>, inputs: Matrix<Scalar>, batchSize: Int) throws {
+        guard inputs.columns == network.inputSize else {
+            throw NTKError.shapeMismatch(
+                "inputs have \(inputs.columns) features per example, the network expects \(network.inputSize) (shape \(network.inputShape))")
+        }
+        guard inputs.rows > 0 else { throw NTKError.invalidOption("inputs", "at least one example") }
+        guard inputs.isFinite else { throw NTKError.nonFinite("inputs contain NaN or Inf") }
+        guard batchSize >= 1 else { throw NTKError.invalidOption("batch-size", "a positive batch size, got \(batchSize)") }
+    }
+
     /// Cotangents [count, width, k] of a batch from the Double block V (rows × dimension), as
     /// `EmpiricalNTK` builds them. Returns whether any is nonzero.
     @_specialize(where Scalar == Float)

@@ -102,13 +102,7 @@ public final class StructuredNTK<Scalar: BLASScalar>: @unchecked Sendable {
     /// - Throws: `NTKError` for mismatched or non-finite inputs or a non-positive batch size.
     public init(network: Network<Scalar>, inputs: Matrix<Scalar>, kind: KernelKind = .full,
                 batchSize: Int = 256, cacheBudgetBytes: Int = 1 << 30) throws {
-        guard inputs.columns == network.inputSize else {
-            throw NTKError.shapeMismatch(
-                "inputs have \(inputs.columns) features per example, the network expects \(network.inputSize) (shape \(network.inputShape))")
-        }
-        guard inputs.rows > 0 else { throw NTKError.invalidOption("inputs", "at least one example") }
-        guard inputs.isFinite else { throw NTKError.nonFinite("inputs contain NaN or Inf") }
-        guard batchSize >= 1 else { throw NTKError.invalidOption("batch-size", "a positive batch size, got \(batchSize)") }
+        try KernelBlockLayout.checkInputs(network: network, inputs: inputs, batchSize: batchSize)
         self.network = network
         self.inputs = inputs
         self.kind = kind
