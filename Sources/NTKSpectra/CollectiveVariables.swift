@@ -55,6 +55,21 @@ public struct CollectiveVariables: Sendable {
     }
     public var normalizedEntropy: Double { dimension > 1 ? entropy.value / Double.log(Double(dimension)) : 0 }
 
+    /// The record fields comparing this estimate with the exact result of the same kernel:
+    /// `exact_trace`, `exact_entropy`, `exact_seconds`, the relative errors, and
+    /// `exact_in_interval` (see `entropyIntervalCovers`).
+    public func comparisonFields(exact: ExactNTK.Result) -> [String: JSONValue] {
+        let s = exact.statistics
+        return [
+            "exact_trace": .number(s.trace),
+            "exact_entropy": .number(s.entropy),
+            "exact_seconds": .number(exact.cost.seconds),
+            "entropy_relative_error": .number(abs(entropy.value - s.entropy) / s.entropy),
+            "trace_relative_error": .number(abs(trace - s.trace) / s.trace),
+            "exact_in_interval": .bool(entropyIntervalCovers(s.entropy)),
+        ]
+    }
+
     /// The JSON fields (public interface: `trace`, `entropy`, `dimension`, `parameter_count`,
     /// `n`, `outputs`, `trace_stderr`, `entropy_stderr`, `matvecs`, `data_passes`, `seconds`, …).
     public var fields: [String: JSONValue] {

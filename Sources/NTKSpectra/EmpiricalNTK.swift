@@ -83,9 +83,18 @@ public final class EmpiricalNTK<Scalar: BLASScalar>: SymmetricOperator, @uncheck
     static func forward(_ network: Network<Scalar>, _ inputs: Matrix<Scalar>, start: Int, count: Int) throws
         -> ForwardCache<Scalar>
     {
+        let cache = network.makeForwardCache(capacity: count)
+        try forward(network, inputs, start: start, count: count, into: cache)
+        return cache
+    }
+
+    /// The forward pass over examples start..<start+count of `inputs` into `cache`.
+    static func forward(
+        _ network: Network<Scalar>, _ inputs: Matrix<Scalar>, start: Int, count: Int, into cache: ForwardCache<Scalar>
+    ) throws {
         try inputs.storage.withUnsafeBufferPointer { p in
             let slice = UnsafeBufferPointer(rebasing: p[(start * inputs.columns)..<((start + count) * inputs.columns)])
-            return try network.forwardCache(inputs: slice, batch: count)
+            try network.forward(inputs: slice, batch: count, into: cache)
         }
     }
 
@@ -93,10 +102,7 @@ public final class EmpiricalNTK<Scalar: BLASScalar>: SymmetricOperator, @uncheck
     public func invalidateCaches() throws {
         for b in 0..<(cachesAllBatches ? batchCount : 0) {
             let (start, count) = batchRange(b)
-            try inputs.storage.withUnsafeBufferPointer { p in
-                let slice = UnsafeBufferPointer(rebasing: p[(start * inputs.columns)..<((start + count) * inputs.columns)])
-                try network.forward(inputs: slice, batch: count, into: caches[b])
-            }
+            try Self.forward(network, inputs, start: start, count: count, into: caches[b])
             cost.forwardCalls += 1
         }
     }
@@ -107,10 +113,7 @@ public final class EmpiricalNTK<Scalar: BLASScalar>: SymmetricOperator, @uncheck
         let (start, count) = batchRange(b)
         let scratch = scratchCache ?? network.makeForwardCache(capacity: batchSize)
         scratchCache = scratch
-        try inputs.storage.withUnsafeBufferPointer { p in
-            let slice = UnsafeBufferPointer(rebasing: p[(start * inputs.columns)..<((start + count) * inputs.columns)])
-            try network.forward(inputs: slice, batch: count, into: scratch)
-        }
+        try Self.forward(network, inputs, start: start, count: count, into: scratch)
         cost.forwardCalls += 1
         return scratch
     }
@@ -209,11 +212,7 @@ public final class EmpiricalNTK<Scalar: BLASScalar>: SymmetricOperator, @uncheck
         while first < examples {
             let count = min(perBlock, examples - first)
             let s = count * k
-            try inputs.storage.withUnsafeBufferPointer { p in
-                try network.forward(
-                    inputs: UnsafeBufferPointer(rebasing: p[(first * inputs.columns)..<((first + count) * inputs.columns)]),
-                    batch: count, into: subCache)
-            }
+            try Self.forward(network, inputs, start: first, count: count, into: subCache)
             let c = subCache
             cost.forwardCalls += 1
             cotangents.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }

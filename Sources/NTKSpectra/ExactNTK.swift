@@ -47,13 +47,9 @@ public struct ExactNTK: Sendable {
     /// parameterized layer is dense or convolutional, else through identity blocks of the
     /// (structured when it fits, else JVP∘VJP) operator.
     public func kernel(network: Network<Double>, inputs: Matrix<Double>) throws -> (Matrix<Double>, NTKCost) {
-        let dimension = kind.dimension(examples: inputs.rows, outputs: network.outputCount)
-        let bytes = dimension.multipliedReportingOverflow(by: dimension * 8)
-        guard !bytes.overflow, bytes.partialValue <= memoryBudgetBytes else {
-            throw NTKError.tooLarge("the dense \(dimension)×\(dimension) kernel", needed: bytes.overflow ? .max : bytes.partialValue,
-                                    budget: memoryBudgetBytes)
-        }
         if (try? StructuredExactNTK.checkSupported(network)) != nil {
+            let dimension = kind.dimension(examples: inputs.rows, outputs: network.outputCount)
+            try checkBudget(rows: dimension, columns: dimension, what: "the dense \(dimension)×\(dimension) kernel")
             let start = DispatchTime.now().uptimeNanoseconds
             let k = try StructuredExactNTK(batchSize: batchSize, memoryBudgetBytes: memoryBudgetBytes)
                 .kernel(network: network, inputs: inputs, kind: kind)
@@ -70,14 +66,10 @@ public struct ExactNTK: Sendable {
     public func kernelColumns(
         network: Network<Double>, inputs: Matrix<Double>, preference: NTKOperatorChoice = .structured
     ) throws -> (Matrix<Double>, NTKCost) {
+        let n = kind.dimension(examples: inputs.rows, outputs: network.outputCount)
+        try checkBudget(rows: n, columns: n, what: "the dense \(n)×\(n) kernel")
         let op = try NTKOperatorChoice.makeOperator(
             network: network, inputs: inputs, kind: kind, batchSize: batchSize, preference: preference).kernel
-        let n = op.dimension
-        let bytes = n.multipliedReportingOverflow(by: n * 8)
-        guard !bytes.overflow, bytes.partialValue <= memoryBudgetBytes else {
-            throw NTKError.tooLarge("the dense \(n)×\(n) kernel", needed: bytes.overflow ? .max : bytes.partialValue,
-                                    budget: memoryBudgetBytes)
-        }
         var k = Matrix<Double>(rows: n, columns: n)
         // Blocks of whole examples, at most one batch, so only one batch has nonzero cotangents.
         let perExample = kind == .full ? network.outputCount : 1
@@ -108,14 +100,20 @@ public struct ExactNTK: Sendable {
         return (k, op.cost)
     }
 
+    /// Throws `NTKError.tooLarge` unless a rows × columns Double matrix fits the budget.
+    func checkBudget(rows: Int, columns: Int, what: String) throws {
+        let elements = rows.multipliedReportingOverflow(by: columns)
+        let bytes = elements.partialValue.multipliedReportingOverflow(by: MemoryLayout<Double>.stride)
+        guard !elements.overflow, !bytes.overflow, bytes.partialValue <= memoryBudgetBytes else {
+            throw NTKError.tooLarge(what, needed: elements.overflow || bytes.overflow ? .max : bytes.partialValue,
+                                    budget: memoryBudgetBytes)
+        }
+    }
+
     /// The Jacobian J (N_full × P, rows (i, c) sample-major) from P identity tangents.
     public func jacobian(network: Network<Double>, inputs: Matrix<Double>) throws -> (Matrix<Double>, NTKCost) {
         let n = inputs.rows, kOut = network.outputCount, p = network.parameterCount
-        let bytes = (n * kOut).multipliedReportingOverflow(by: p * 8)
-        guard !bytes.overflow, bytes.partialValue <= memoryBudgetBytes else {
-            throw NTKError.tooLarge("the \(n * kOut)×\(p) Jacobian", needed: bytes.overflow ? .max : bytes.partialValue,
-                                    budget: memoryBudgetBytes)
-        }
+        try checkBudget(rows: n * kOut, columns: p, what: "the \(n * kOut)×\(p) Jacobian")
         var cost = NTKCost()
         let start = DispatchTime.now().uptimeNanoseconds
         var j = Matrix<Double>(rows: n * kOut, columns: p)

@@ -105,15 +105,10 @@ public final class SpectralMonitor<Scalar: BLASScalar>: TrainingCallback {
             || (configuration.exactEvery.map { calls % $0 == 0 } ?? false)
         if validate, let exactNetwork = context.network as? Network<Double> {
             let inputs = probeInputs.converted(to: Double.self)
-            let exact = try ExactNTK(kind: configuration.estimator.kind, batchSize: configuration.estimator.batchSize)
+            let exact = try ExactNTK(kind: configuration.estimator.kind, batchSize: configuration.estimator.batchSize,
+                                     conventions: configuration.estimator.conventions)
                 .spectrum(network: exactNetwork, inputs: inputs)
-            let s = exact.statistics
-            record["exact_trace"] = .number(s.trace)
-            record["exact_entropy"] = .number(s.entropy)
-            record["exact_seconds"] = .number(exact.cost.seconds)
-            record["entropy_relative_error"] = .number(abs(estimate.entropy.value - s.entropy) / s.entropy)
-            record["trace_relative_error"] = .number(abs(estimate.trace - s.trace) / s.trace)
-            record["exact_in_interval"] = .bool(estimate.entropyIntervalCovers(s.entropy))
+            record.merge(estimate.comparisonFields(exact: exact)) { _, new in new }
         }
         record["monitor_seconds"] = .number(Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9)
         if replaceLast, !records.isEmpty { records.removeLast() }

@@ -147,11 +147,7 @@ public struct BenchEntropyCommand: ParsableCommand {
             let network = try model.network(Double.self, spec: spec)
             let inputs = try model.inputMatrix(Double.self, inputShape: network.inputShape)
             let exact = try ExactNTK(kind: kernel.kernel, batchSize: kernel.batchSize).spectrum(network: network, inputs: inputs)
-            fields["exact_entropy"] = .number(exact.statistics.entropy)
-            fields["exact_trace"] = .number(exact.statistics.trace)
-            fields["exact_seconds"] = .number(exact.cost.seconds)
-            fields["entropy_relative_error"] = .number(abs(estimate.entropy.value - exact.statistics.entropy) / exact.statistics.entropy)
-            fields["trace_relative_error"] = .number(abs(estimate.trace - exact.statistics.trace) / exact.statistics.trace)
+            fields.merge(estimate.comparisonFields(exact: exact)) { _, new in new }
             fields["speedup_over_exact"] = .number(exact.cost.seconds / max(estimate.seconds, 1e-12))
         }
         switch kernel.format {

@@ -124,15 +124,9 @@ public struct ValidateCommand: ParsableCommand {
         let inputs = try model.inputMatrix(Double.self, inputShape: network.inputShape)
         let exact = try ExactNTK(kind: kernel.kernel, batchSize: kernel.batchSize, conventions: convention.conventions)
             .spectrum(network: network, inputs: inputs)
-        let s = exact.statistics
         var fields = estimate.fields
         fields.merge(convention.fields) { a, _ in a }
-        fields["exact_trace"] = .number(s.trace)
-        fields["exact_entropy"] = .number(s.entropy)
-        fields["exact_seconds"] = .number(exact.cost.seconds)
-        fields["trace_relative_error"] = .number(abs(estimate.trace - s.trace) / s.trace)
-        fields["entropy_relative_error"] = .number(abs(estimate.entropy.value - s.entropy) / s.entropy)
-        fields["exact_in_interval"] = .bool(estimate.entropyIntervalCovers(s.entropy))
+        fields.merge(estimate.comparisonFields(exact: exact)) { _, new in new }
         switch kernel.format {
         case .json: printJSON(fields)
         case .table: printTable(title: "Estimate vs exact (\(kernel.kernel.rawValue) kernel)", fields)
