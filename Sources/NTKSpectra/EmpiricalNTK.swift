@@ -88,14 +88,10 @@ public final class EmpiricalNTK<Scalar: BLASScalar>: SymmetricOperator, @uncheck
         return cache
     }
 
-    /// The forward pass over examples start..<start+count of `inputs` into `cache`.
     static func forward(
         _ network: Network<Scalar>, _ inputs: Matrix<Scalar>, start: Int, count: Int, into cache: ForwardCache<Scalar>
     ) throws {
-        try inputs.storage.withUnsafeBufferPointer { p in
-            let slice = UnsafeBufferPointer(rebasing: p[(start * inputs.columns)..<((start + count) * inputs.columns)])
-            try network.forward(inputs: slice, batch: count, into: cache)
-        }
+        try KernelBlockLayout.forward(network, inputs, start: start, count: count, into: cache)
     }
 
     /// Recomputes the forward caches (after the network's parameters changed).

@@ -8,6 +8,16 @@ import NTKNetworks
 /// (t, c0) puts v_t on output c0 only, so that summing output c0 of (t, c0) over c0 applies
 /// K̄ = Σ_c K_cc.
 enum KernelBlockLayout {
+    /// The forward pass over examples start..<start+count of `inputs` into `cache`.
+    static func forward<Scalar: BLASScalar>(
+        _ network: Network<Scalar>, _ inputs: Matrix<Scalar>, start: Int, count: Int, into cache: ForwardCache<Scalar>
+    ) throws {
+        try inputs.storage.withUnsafeBufferPointer { p in
+            let slice = UnsafeBufferPointer(rebasing: p[(start * inputs.columns)..<((start + count) * inputs.columns)])
+            try network.forward(inputs: slice, batch: count, into: cache)
+        }
+    }
+
     /// The checks every NTK operator makes of its data: inputs shaped for the network,
     /// at least one example, finite values, a positive batch size.
     static func checkInputs<Scalar: BLASScalar>(network: Network<Scalar>, inputs: Matrix<Scalar>, batchSize: Int) throws {

@@ -113,11 +113,7 @@ public struct StructuredExactNTK: Sendable {
         var first = 0
         while first < n {
             let count = min(batch, n - first)
-            try inputs.storage.withUnsafeBufferPointer { p in
-                try network.forward(
-                    inputs: UnsafeBufferPointer(rebasing: p[(first * inputs.columns)..<((first + count) * inputs.columns)]),
-                    batch: count, into: cache)
-            }
+            try KernelBlockLayout.forward(network, inputs, start: first, count: count, into: cache)
             try network.backpropSignals(cache: cache, workspace: workspace, into: signals)
             for (slot, rule) in rules.enumerated() {
                 let O = rule.channels, E = rule.patchLength, L = rule.positions

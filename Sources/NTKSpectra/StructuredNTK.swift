@@ -169,10 +169,7 @@ public final class StructuredNTK<Scalar: BLASScalar>: @unchecked Sendable {
 
     private func forward(_ b: Int, into cache: ForwardCache<Scalar>) throws {
         let (start, count) = batchRange(b)
-        try inputs.storage.withUnsafeBufferPointer { p in
-            let slice = UnsafeBufferPointer(rebasing: p[(start * inputs.columns)..<((start + count) * inputs.columns)])
-            try network.forward(inputs: slice, batch: count, into: cache)
-        }
+        try KernelBlockLayout.forward(network, inputs, start: start, count: count, into: cache)
         ownCost.forwardCalls += 1
     }
 
