@@ -1,18 +1,67 @@
 import CLAPACKE
 
-/// Eigendecomposition A = Q Λ Qᵀ of a dense real symmetric matrix by LAPACK's
-/// divide-and-conquer driver `dsyevd`, in Double.
+/// Eigendecomposition A = Q Λ Qᵀ of a dense real symmetric matrix by LAPACK, in Double:
+/// the divide-and-conquer driver `dsyevd`, or for eigenvalues alone of a large matrix its
+/// two-stage variant `dsyevd_2stage` (LAPACK ≥ 3.7).
+///
+/// Both reduce A to tridiagonal form and then solve the tridiagonal problem. `dsyevd`'s
+/// one-stage reduction (`dsytrd`) does half its flops in memory-bound `dsymv` calls; the
+/// two-stage reduction goes through a band matrix with BLAS-3 kernels first, which pays off
+/// once the matrix no longer fits in cache (measured, Debian's OpenBLAS 0.3.21, 2 threads,
+/// Xeon with a 105 MB L3: 4.6 s vs 4.9 s at n = 4096, 63.6 s vs 44.0 s at n = 10240, values
+/// agreeing to 1e-15 relative). Eigenvectors always use `dsyevd` (the two-stage drivers
+/// compute values only).
+///
+/// The matrix is handed to LAPACK in column-major order without a transposition copy: the
+/// row-major upper triangle is the column-major lower one, and the column-major eigenvector
+/// columns are row-major rows.
 ///
 /// Eigenvalues are in ascending order; `vectors` (when requested) holds the eigenvectors as
 /// **rows** (row i is the unit eigenvector of `values[i]`).
-/// - Complexity: O(n³) flops, O(n²) memory (about 2n² extra doubles with vectors).
+/// - Complexity: O(n³) flops; O(n²) memory: one working copy of A (none with
+///   `init(destroying:)`), plus LAPACK's workspace (about 2n² more doubles with vectors).
 public struct SymmetricEigen: Sendable {
     public let values: [Double]
     public let vectors: Matrix<Double>?
 
+    /// Which LAPACK driver runs.
+    public enum Driver: String, Sendable, CaseIterable {
+        /// `dsyevd_2stage` for values alone from `twoStageMinimumDimension` on, else `dsyevd`.
+        case automatic
+        /// `dsyevd` (one-stage reduction, divide and conquer).
+        case divideAndConquer = "dsyevd"
+        /// `dsyevd_2stage` (values only: with vectors `dsyevd` runs instead).
+        case twoStage = "dsyevd_2stage"
+    }
+
+    /// Dimension from which eigenvalues alone are computed by `dsyevd_2stage` (below it the
+    /// two drivers tie within noise, see the type's documentation).
+    public static let twoStageMinimumDimension = 4096
+
+    /// The LAPACK routine that computes an n×n decomposition under `driver`.
+    public static func routine(dimension n: Int, computeVectors: Bool, driver: Driver = .automatic) -> String {
+        if computeVectors { return "dsyevd" }
+        switch driver {
+        case .automatic: return n >= twoStageMinimumDimension ? "dsyevd_2stage" : "dsyevd"
+        case .divideAndConquer, .twoStage: return driver.rawValue
+        }
+    }
+
     /// Decomposes `matrix`, which must be square and finite; only its upper triangle (in
     /// row-major terms) is read.
-    public init(_ matrix: Matrix<Double>, computeVectors: Bool = false) throws(LinearAlgebraError) {
+    public init(_ matrix: Matrix<Double>, computeVectors: Bool = false, driver: Driver = .automatic)
+        throws(LinearAlgebraError)
+    {
+        var copy = matrix
+        try self.init(destroying: &copy, computeVectors: computeVectors, driver: driver)
+    }
+
+    /// Decomposes `matrix` in place, without a working copy: on return its contents are
+    /// unspecified (LAPACK's workspace; the eigenvectors when `computeVectors`). Use it when
+    /// the matrix is not needed afterwards — at n = 10240 it saves 800 MB.
+    public init(destroying matrix: inout Matrix<Double>, computeVectors: Bool = false, driver: Driver = .automatic)
+        throws(LinearAlgebraError)
+    {
         guard matrix.rows == matrix.columns else {
             throw .shapeMismatch("eigendecomposition needs a square matrix, got \(matrix.rows)×\(matrix.columns)")
         }
@@ -24,24 +73,21 @@ public struct SymmetricEigen: Sendable {
             vectors = computeVectors ? Matrix(rows: 0, columns: 0) : nil
             return
         }
-        var a = matrix.storage
         var w = [Double](repeating: 0, count: n)
-        // Row-major upper triangle is column-major lower triangle: A symmetric, so either way.
-        let info = a.withUnsafeMutableBufferPointer { ap in
+        let routine = Self.routine(dimension: n, computeVectors: computeVectors, driver: driver)
+        let jobz = computeVectors ? CChar(UInt8(ascii: "V")) : CChar(UInt8(ascii: "N"))
+        let lower = CChar(UInt8(ascii: "L"))   // column-major lower = row-major upper
+        let info = matrix.storage.withUnsafeMutableBufferPointer { ap in
             w.withUnsafeMutableBufferPointer { wp in
-                LAPACKE_dsyevd(
-                    LAPACK_ROW_MAJOR, computeVectors ? CChar(UInt8(ascii: "V")) : CChar(UInt8(ascii: "N")),
-                    CChar(UInt8(ascii: "U")), n32, ap.baseAddress, n32, wp.baseAddress)
+                routine == "dsyevd_2stage"
+                    ? LAPACKE_dsyevd_2stage(LAPACK_COL_MAJOR, jobz, lower, n32, ap.baseAddress, n32, wp.baseAddress)
+                    : LAPACKE_dsyevd(LAPACK_COL_MAJOR, jobz, lower, n32, ap.baseAddress, n32, wp.baseAddress)
             }
         }
-        try checkInfo(info, routine: "dsyevd")
+        try checkInfo(info, routine: routine)
         values = w
-        if computeVectors {
-            // Row-major A holds eigenvectors in its columns; transpose to rows.
-            vectors = try Matrix(rows: n, columns: n, storage: a).transposed()
-        } else {
-            vectors = nil
-        }
+        // Column-major eigenvectors in the columns are row-major rows: no transpose.
+        vectors = computeVectors ? matrix : nil
     }
 }
 

@@ -12,7 +12,7 @@ import NTKNetworks
 /// - **Jacobian** (when P < N and N·P doubles fit the budget): J from P identity tangents
 ///   (JVPs), then the smaller Gram side JᵀJ (P×P), which has the same nonzero spectrum.
 ///
-/// Then LAPACK `dsyevd`. Conventions: see `SpectrumStatistics` (negatives from round-off
+/// Then LAPACK `dsyevd` (`dsyevd_2stage` for large kernels, see `SymmetricEigen`). Conventions: see `SpectrumStatistics` (negatives from round-off
 /// clipped to 0, p_i = λ_i/Σλ, natural log).
 public struct ExactNTK: Sendable {
     public enum Route: String, Sendable, Codable { case structuredGram = "structured_gram", kernelColumns = "kernel_columns", jacobian }
@@ -41,6 +41,10 @@ public struct ExactNTK: Sendable {
         public var cost: NTKCost
         /// The kernel itself, when it was formed (kernel-columns route).
         public var kernel: Matrix<Double>?
+        /// Seconds spent on the eigensolver (the rest of `cost.seconds` built the kernel or
+        /// the Jacobian) and the LAPACK routine that ran.
+        public var eigensolverSeconds: Double = 0
+        public var eigensolver: String = ""
     }
 
     /// The dense kernel N×N: by per-layer Gram products (`StructuredExactNTK`) when every
@@ -168,6 +172,8 @@ public struct ExactNTK: Sendable {
         var eigenvalues: [Double]
         var cost: NTKCost
         var kernel: Matrix<Double>? = nil
+        var eigenStart: UInt64 = 0
+        var routine = ""
         if useJacobian {
             let (j, c) = try jacobian(network: network, inputs: inputs)
             cost = c
@@ -178,19 +184,29 @@ public struct ExactNTK: Sendable {
                                     c: gp.baseAddress!, ldc: p)
                 }
             }
-            eigenvalues = try SymmetricEigen(gram).values
+            eigenStart = DispatchTime.now().uptimeNanoseconds
+            routine = SymmetricEigen.routine(dimension: p, computeVectors: false)
+            eigenvalues = try SymmetricEigen(destroying: &gram).values
             eigenvalues = [Double](repeating: 0, count: dim - p) + eigenvalues
         } else {
             var (k, c) = try self.kernel(network: network, inputs: inputs)
             conventions.apply(to: &k, kind: kind, outputs: kOut)
             cost = c
-            eigenvalues = try SymmetricEigen(k).values
-            if keepKernel { kernel = k }
+            eigenStart = DispatchTime.now().uptimeNanoseconds
+            routine = SymmetricEigen.routine(dimension: dim, computeVectors: false)
+            if keepKernel {
+                kernel = k
+                eigenvalues = try SymmetricEigen(k).values
+            } else {
+                eigenvalues = try SymmetricEigen(destroying: &k).values   // no 8·N² byte working copy
+            }
         }
-        cost.seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+        let end = DispatchTime.now().uptimeNanoseconds
+        cost.seconds = Double(end - start) * 1e-9
         return Result(eigenvalues: eigenvalues, statistics: SpectrumStatistics(eigenvalues: eigenvalues),
                       route: useJacobian ? .jacobian
                           : (try? StructuredExactNTK.checkSupported(network)) != nil ? .structuredGram : .kernelColumns,
-                      cost: cost, kernel: kernel)
+                      cost: cost, kernel: kernel, eigensolverSeconds: Double(end - eigenStart) * 1e-9,
+                      eigensolver: routine)
     }
 }

@@ -21,14 +21,19 @@ import NTKNetworks
 /// `ExactNTK` handles every network.
 /// - Complexity: one forward and one k-wide VJP per batch, then per layer
 ///   (n·k·L)²·O + (n·L)²·C·kh·kw flops for the two SYRKs and (n·k)²·L² for the positional sum;
-///   memory (n·k)² + (n·k·L)² + (n·L)² + the factors, in doubles.
+///   memory (n·k)² + (n·k·L)² + (n·L)² + the factors, in doubles — for dense layers (L = 1) the
+///   signal Gram is formed in panels of `panelRows` rows, so (n·k)² + panelRows·n·k + n² + the factors.
 public struct StructuredExactNTK: Sendable {
     public var batchSize: Int
     public var memoryBudgetBytes: Int
+    /// Rows of signal products the dense rule forms at once (its scratch is `panelRows`·N
+    /// doubles instead of N²; 512 keeps each panel GEMM large enough to run near peak).
+    public var panelRows: Int
 
-    public init(batchSize: Int = 256, memoryBudgetBytes: Int = 8 << 30) {
+    public init(batchSize: Int = 256, memoryBudgetBytes: Int = 8 << 30, panelRows: Int = 512) {
         self.batchSize = batchSize
         self.memoryBudgetBytes = memoryBudgetBytes
+        self.panelRows = max(1, panelRows)
     }
 
     /// One layer's Gram rule: signals δ [O, L] per (example, output), patches [E, L] per
@@ -91,7 +96,9 @@ public struct StructuredExactNTK: Sendable {
         var largestGrams = 0
         for r in rules {
             let rows = big * r.positions, patchRows = n * r.positions
-            largestGrams = max(largestGrams, rows * rows + patchRows * patchRows)
+            // Dense layers: one panel of signal products; convolutions: the whole positional Gram.
+            let signalGram = r.positions == 1 ? min(panelRows, big) * big : rows * rows
+            largestGrams = max(largestGrams, signalGram + patchRows * patchRows)
             doubles = doubles.partialValue.addingReportingOverflow(rows * r.channels + patchRows * r.patchLength)
         }
         let total = doubles.partialValue.addingReportingOverflow(largestGrams)
@@ -146,18 +153,36 @@ public struct StructuredExactNTK: Sendable {
         var deltaGram = [Double](), patchGram = [Double]()
         for (slot, rule) in rules.enumerated() {
             let L = rule.positions, rows = big * L, patchRows = n * L
-            deltaGram = [Double](repeating: 0, count: rows * rows)
             patchGram = [Double](repeating: 0, count: patchRows * patchRows)
-            try deltas[slot].withUnsafeBufferPointer { d in
-                try deltaGram.withUnsafeMutableBufferPointer { g in
-                    try Double.syrk(.none, n: rows, k: rule.channels, alpha: 1, a: d.baseAddress!,
-                                    lda: rule.channels, beta: 0, c: g.baseAddress!, ldc: rows)
-                }
-            }
             try patches[slot].withUnsafeBufferPointer { a in
                 try patchGram.withUnsafeMutableBufferPointer { g in
                     try Double.syrk(.none, n: patchRows, k: rule.patchLength, alpha: 1, a: a.baseAddress!,
                                     lda: rule.patchLength, beta: 0, c: g.baseAddress!, ldc: patchRows)
+                }
+            }
+            if L == 1 {
+                if deltaGram.count < min(panelRows, big) * big {
+                    deltaGram = [Double](repeating: 0, count: min(panelRows, big) * big)
+                }
+                try deltas[slot].withUnsafeBufferPointer { d in
+                    try patchGram.withUnsafeBufferPointer { pg in
+                        try deltaGram.withUnsafeMutableBufferPointer { panel in
+                            try kernel.withUnsafeMutableBufferPointer { kp in
+                                try Self.accumulateDense(
+                                    into: kp.baseAddress!, examples: n, outputs: k, signals: d.baseAddress!,
+                                    channels: rule.channels, patchGram: pg.baseAddress!, weight2: rule.weight2,
+                                    bias2: rule.bias2, panel: panel.baseAddress!, panelRows: panelRows)
+                            }
+                        }
+                    }
+                }
+                continue
+            }
+            deltaGram = [Double](repeating: 0, count: rows * rows)
+            try deltas[slot].withUnsafeBufferPointer { d in
+                try deltaGram.withUnsafeMutableBufferPointer { g in
+                    try Double.syrk(.none, n: rows, k: rule.channels, alpha: 1, a: d.baseAddress!,
+                                    lda: rule.channels, beta: 0, c: g.baseAddress!, ldc: rows)
                 }
             }
             // Only upper triangles are written: read (a, b) as (min, max).
@@ -180,9 +205,7 @@ public struct StructuredExactNTK: Sendable {
                 }
             }
         }
-        for r in 0..<big {
-            for col in (r + 1)..<big { kernel[col * big + r] = kernel[r * big + col] }
-        }
+        kernel.withUnsafeMutableBufferPointer { Self.mirrorUpper($0.baseAddress!, dimension: big) }
         guard kernel.allSatisfy(\.isFinite) else { throw NTKError.nonFinite("structured exact kernel") }
         switch kind {
         case .full:
@@ -191,6 +214,55 @@ public struct StructuredExactNTK: Sendable {
             return Matrix(rows: n, columns: n) { i, j in
                 (0..<k).reduce(0) { $0 + kernel[(i * k + $1) * big + j * k + $1] }
             }
+        }
+    }
+
+    /// The dense-layer rule on the upper triangle, panel by panel: for rows r ∈ [r₀, r₀ + b)
+    /// one GEMM gives Δ_r·Δ_c for c ≥ r₀, then K[r, c] += (Δ_r·Δ_c)(c_w² A_i·A_j + c_b²) with
+    /// i = ⌊r/k⌋, j = ⌊c/k⌋ (A Aᵀ's upper triangle, since i ≤ j).
+    /// - Complexity: ≈ N²·O flops (the SYRK's) and N²/2 multiply–adds; scratch `panelRows`·N.
+    static func accumulateDense(
+        into kernel: UnsafeMutablePointer<Double>, examples n: Int, outputs k: Int, signals: UnsafePointer<Double>,
+        channels: Int, patchGram: UnsafePointer<Double>, weight2: Double, bias2: Double,
+        panel: UnsafeMutablePointer<Double>, panelRows: Int
+    ) throws {
+        let big = n * k
+        var r0 = 0
+        while r0 < big {
+            let rows = min(panelRows, big - r0), columns = big - r0
+            try Double.gemm(.none, .transpose, m: rows, n: columns, k: channels, alpha: 1,
+                            a: signals + r0 * channels, lda: channels, b: signals + r0 * channels, ldb: channels,
+                            beta: 0, c: panel, ldc: columns)
+            for rr in 0..<rows {
+                let r = r0 + rr, i = r / k
+                let out = kernel + r * big, products = panel + rr * columns, gram = patchGram + i * n
+                // Block j = i from column r, then whole blocks of k columns.
+                let factor = weight2 * gram[i] + bias2
+                for c in r..<((i + 1) * k) { out[c] += products[c - r0] * factor }
+                for j in (i + 1)..<n {
+                    let f = weight2 * gram[j] + bias2
+                    let base = j * k
+                    for c in base..<(base + k) { out[c] += products[c - r0] * f }
+                }
+            }
+            r0 += rows
+        }
+    }
+
+    /// Copies the upper triangle of a row-major N×N matrix onto its lower one, in square tiles
+    /// (a column-wise copy would touch a new cache line per element).
+    static func mirrorUpper(_ a: UnsafeMutablePointer<Double>, dimension n: Int) {
+        let tile = 64
+        var i0 = 0
+        while i0 < n {
+            var j0 = i0
+            while j0 < n {
+                for i in i0..<min(i0 + tile, n) {
+                    for j in max(j0, i + 1)..<min(j0 + tile, n) { a[j * n + i] = a[i * n + j] }
+                }
+                j0 += tile
+            }
+            i0 += tile
         }
     }
 }

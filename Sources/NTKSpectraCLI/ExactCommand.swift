@@ -97,6 +97,8 @@ struct ExactReport {
             "kernel": .string(kind.rawValue),
             "route": .string(result.route.rawValue),
             "seconds": .number(result.cost.seconds),
+            "eigensolver_seconds": .number(result.eigensolverSeconds),
+            "eigensolver": .string(result.eigensolver),
             "precision": "double",
         ]
     }

@@ -51,6 +51,31 @@ struct EigenTests {
         }
     }
 
+    /// Both drivers, in place and on a copy, recover a planted spectrum (the two-stage one runs
+    /// by default only from `twoStageMinimumDimension` on, so it is forced here).
+    @Test(arguments: [SymmetricEigen.Driver.divideAndConquer, .twoStage])
+    func driversRecoverPlantedSpectrumInPlace(driver: SymmetricEigen.Driver) throws {
+        let n = 150
+        var g = SeededGenerator(seed: 7)
+        let lambda = (0..<n).map { _ in 5 * g.nextUnit() }.sorted()
+        let a = try Self.planted(lambda, seed: 8)
+        var scratch = a
+        let inPlace = try SymmetricEigen(destroying: &scratch, driver: driver)
+        let copied = try SymmetricEigen(a, driver: driver)
+        let tol = 10 * Double(n) * Double.ulpOfOne * 5
+        for i in 0..<n {
+            #expect(abs(inPlace.values[i] - lambda[i]) <= tol)
+            #expect(abs(copied.values[i] - lambda[i]) <= tol)
+        }
+        #expect(inPlace.vectors == nil)
+        #expect(SymmetricEigen.routine(dimension: n, computeVectors: false, driver: driver) == driver.rawValue)
+        #expect(SymmetricEigen.routine(dimension: n, computeVectors: true, driver: driver) == "dsyevd")
+        #expect(SymmetricEigen.routine(dimension: SymmetricEigen.twoStageMinimumDimension, computeVectors: false)
+                == "dsyevd_2stage")
+        #expect(SymmetricEigen.routine(dimension: SymmetricEigen.twoStageMinimumDimension - 1, computeVectors: false)
+                == "dsyevd")
+    }
+
     @Test func syevdRejectsBadInput() throws {
         #expect(throws: LinearAlgebraError.self) { _ = try SymmetricEigen(Matrix<Double>(rows: 2, columns: 3)) }
         var a = Matrix<Double>.identity(3)

@@ -95,9 +95,16 @@ struct StructuredNTKTests {
         let net: Network<Double> = try Self.models[which].1.makeNetwork(seed: 5)
         let x: Matrix<Double> = try EmpiricalNTKTests.inputs(10, net.inputSize, seed: 7)
         let (expected, _) = try ExactNTK(kind: kind, batchSize: 4).kernelColumns(network: net, inputs: x, preference: .jvpVJP)
-        let kernel = try StructuredExactNTK(batchSize: 4).kernel(network: net, inputs: x, kind: kind)
-        #expect(kernel.rows == expected.rows && kernel.columns == expected.columns)
-        #expect(EmpiricalNTKTests.maxRelativeError(kernel, expected) <= 1e-13 * Double(expected.rows))
+        // Panels of 7 rows (ragged, smaller than N) and the default (one panel here) must agree.
+        for panelRows in [7, 512] {
+            let kernel = try StructuredExactNTK(batchSize: 4, panelRows: panelRows).kernel(network: net, inputs: x, kind: kind)
+            #expect(kernel.rows == expected.rows && kernel.columns == expected.columns)
+            #expect(EmpiricalNTKTests.maxRelativeError(kernel, expected) <= 1e-13 * Double(expected.rows),
+                    "\(Self.models[which].0), panels of \(panelRows)")
+            for i in 0..<kernel.rows {
+                for j in 0..<i { #expect(kernel[i, j] == kernel[j, i], "symmetric (mirrored) at \(i), \(j)") }
+            }
+        }
     }
 
     @Test(arguments: [(3, 2), (5, 0)])
