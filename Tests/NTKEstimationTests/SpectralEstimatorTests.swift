@@ -163,11 +163,14 @@ import Testing
 
 @Suite struct AdaptiveDeflationTests {
     /// Short pilot runs leave large modes unconverged; the adaptive rank adds pilot runs and
-    /// deflates more pairs than a fixed pilot, and the entropy stays accurate.
+    /// deflates more pairs than a fixed pilot, and the entropy stays accurate. (The target is
+    /// tight, so that the complement could not meet it at `minProbes` without more deflation.)
     @Test func pilotGrowsWhileLargeModesAreUnconverged() throws {
         let values = Fixture.ntkLike(n: 160, outliers: 12, zeros: 20)
         let op = try Fixture.operatorWith(values)
         var c = SpectralEstimator.Configuration()
+        c.rtol = 1e-4
+        c.maxProbes = 16
         c.deflationSteps = 14
         c.maxDeflationProbes = 2
         let fixed = try SpectralEstimator(c).estimate(op)
@@ -176,5 +179,53 @@ import Testing
         #expect(grown.deflationRank > fixed.deflationRank, "grown \(grown.deflationRank) vs fixed \(fixed.deflationRank)")
         let exactS = Fixture.entropy(values)
         #expect(abs(grown.entropy.value - exactS) <= 4 * grown.entropy.standardError + grown.entropy.biasBound!)
+    }
+
+    /// With a loose target the pilot probes already predict that `minProbes` complement probes
+    /// suffice: the pilot does not grow (same rank and cost as a fixed pilot), and the estimate
+    /// still lies within its interval's reach of the exact entropy.
+    @Test func pilotStopsGrowingOnceTheComplementMeetsTheTarget() throws {
+        let values = Fixture.ntkLike(n: 160, outliers: 12, zeros: 20)
+        let op = try Fixture.operatorWith(values)
+        let exactS = Fixture.entropy(values)
+        var c = SpectralEstimator.Configuration()
+        c.rtol = 0.05
+        c.deflationSteps = 14
+        c.maxDeflationProbes = 2
+        let fixed = try SpectralEstimator(c).estimate(op, traceHint: values.reduce(0, +))
+        c.maxDeflationProbes = 6
+        let adaptive = try SpectralEstimator(c).estimate(op, traceHint: values.reduce(0, +))
+        #expect(adaptive.deflationRank == fixed.deflationRank)
+        #expect(adaptive.cost.applications == fixed.cost.applications)
+        #expect(abs(adaptive.entropy.value - exactS) <= 4 * adaptive.entropy.standardError + adaptive.entropy.biasBound!)
+        #expect(abs(adaptive.entropy.value - exactS) <= c.rtol * exactS)
+        // Under the tight target of the test above, the same pilot does grow.
+        c.rtol = 1e-4
+        c.maxProbes = 16
+        let tight = try SpectralEstimator(c).estimate(op, traceHint: values.reduce(0, +))
+        #expect(tight.deflationRank > fixed.deflationRank)
+    }
+
+    /// The predictor: finite and positive on a pilot, smaller after deflating the top pairs
+    /// (they carry most of the probe variance of this spectrum), nil with a single run.
+    @Test func predictedHalfWidthShrinksWithDeflation() throws {
+        let values = Fixture.ntkLike(n: 160, outliers: 12, zeros: 20)
+        let op = try Fixture.operatorWith(values)
+        var g = SeededGenerator(seed: 3)
+        var start = Matrix<Double>(rows: 3, columns: 160)
+        ProbeDistribution.rademacher.fill(&start, using: &g)
+        let runs = try Lanczos(steps: 40, keepBasis: true).decompose(op, start: start)
+        let pairs = try RitzPairs(union: runs)
+        let top = pairs.converged(relativeTolerance: 1e-8).filter { pairs.values[$0] > 0.05 * pairs.values[0] }
+        #expect(!top.isEmpty)
+        let none = try #require(try SpectralEstimator.predictedHalfWidth(
+            runs: runs, pairs: pairs, deflated: [], traceHint: nil, probes: 8, confidence: 0.95, clip: 0))
+        let some = try #require(try SpectralEstimator.predictedHalfWidth(
+            runs: runs, pairs: pairs, deflated: top, traceHint: nil, probes: 8, confidence: 0.95, clip: 0))
+        #expect(none.halfWidth > 0 && none.halfWidth.isFinite)
+        #expect(some.halfWidth < none.halfWidth)
+        #expect(abs(none.entropy - Fixture.entropy(values)) <= 0.2 * Fixture.entropy(values))
+        #expect(try SpectralEstimator.predictedHalfWidth(
+            runs: [runs[0]], pairs: pairs, deflated: [], traceHint: nil, probes: 8, confidence: 0.95, clip: 0) == nil)
     }
 }
