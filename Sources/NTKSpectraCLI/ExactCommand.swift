@@ -8,7 +8,7 @@ import NTKSpectra
 public struct ExactCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "exact",
-        abstract: "Exact NTK trace, entropy and spectrum (dense kernel, LAPACK dsyevd, Double).")
+        abstract: "Exact NTK trace, entropy and spectrum (dense kernel, LAPACK dsyevd or dsyevd_2stage, Double).")
 
     @OptionGroup public var model: ModelOptions
     @OptionGroup public var kernel: KernelOptions

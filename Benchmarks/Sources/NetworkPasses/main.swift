@@ -1,6 +1,7 @@
-// Cost of the NTKNetworks passes: forward, block JVP and block VJP (s vectors) for an MLP and a
-// CNN, in Float and Double, with the ratio to s forward passes (the FLOP model says a JVP or VJP
-// with the forward cached costs about 2 forwards per vector for dense layers).
+// Cost of the NTKNetworks passes: forward, block JVP and block VJP (s vectors) for MLPs of widths
+// 256–2048, a pre-LN transformer encoder, a CNN and a ResNet, in Float and Double, with the ratio
+// to s forward passes (the FLOP model says a JVP or VJP with the forward cached costs about 2
+// forwards per vector for dense layers).
 // GFLOP/s use the dense/conv multiply–add count M of one forward pass per example
 // (Linear: in·out per row; Conv2d: Hout·Wout·Cout·Cin·kh·kw): forward 2·b·M flops, and the
 // FLOP model 2·b·s·(2M − M₀) for a JVP (Ẇa and Wȧ) or a VJP (W̄ and x̄) with the forward
@@ -45,7 +46,15 @@ func multiplyAdds<S: BLASScalar>(_ layers: [any Layer<S>]) -> Double {
 
 func run<S: BLASScalar>(_ name: String, _ spec: ModelSpec, batch b: Int, block s: Int, repeats: Int, _: S.Type) throws {
     let network: Network<S> = try spec.makeNetwork(seed: 1)
-    let macs = multiplyAdds(network.layers), firstMacs = multiplyAdds([network.layers[0]])
+    try run(name, network, batch: b, block: s, repeats: repeats)
+}
+
+/// `macs`: the forward multiply–adds per example when the layers are not all dense/conv (the
+/// transformer's attention products), with `firstMacs` the first layer's share.
+func run<S: BLASScalar>(_ name: String, _ network: Network<S>, batch b: Int, block s: Int, repeats: Int,
+                        macs override: (total: Double, first: Double)? = nil) throws {
+    let macs = override?.total ?? multiplyAdds(network.layers)
+    let firstMacs = override?.first ?? multiplyAdds([network.layers[0]])
     let flops = 2 * Double(b) * macs
     let derivativeFlops = 2 * Double(b) * Double(s) * (2 * macs - firstMacs)
     var g = SeededGenerator(seed: 2)
@@ -76,9 +85,26 @@ let repeats = args.count > 1 ? args[1] : 5
 let threads = args.count > 2 ? args[2] : 1
 try BLASThreads.set(threads)
 print("openblas_core=\(BLASThreads.coreName) threads=\(threads) (median of \(repeats))")
-let wide = ModelSpec.mlp(inputSize: 64, hiddenSizes: [1024, 1024], outputSize: 10, activation: .tanh)
-try run("mlp-64-1024-1024-10", wide, batch: 256, block: s, repeats: repeats, Float.self)
-try run("mlp-64-1024-1024-10", wide, batch: 256, block: s, repeats: repeats, Double.self)
+for width in [256, 512, 1024, 2048] {
+    let wide = ModelSpec.mlp(inputSize: 64, hiddenSizes: [width, width], outputSize: 10, activation: .tanh)
+    try run("mlp-64-\(width)-\(width)-10", wide, batch: 256, block: s, repeats: repeats, Float.self)
+    try run("mlp-64-\(width)-\(width)-10", wide, batch: 256, block: s, repeats: repeats, Double.self)
+}
+// Pre-LN transformer encoder: T = 16 tokens of 8 features, D = 64, 4 heads, F = 128, 2 blocks.
+// Multiply–adds per example from `Network.transformerEncoder`'s complexity note (flops / 2).
+do {
+    let (t, f, d, ff, blocks) = (16, 8, 64, 128, 2)
+    let first = Double(t * f * d)
+    let total = first + Double(blocks) * Double(4 * t * d * d + 2 * t * t * d + 2 * t * d * ff) + Double(d * 10)
+    func transformer<S: BLASScalar>(_: S.Type) throws {
+        let net = try Network<S>.transformerEncoder(
+            sequenceLength: t, tokenFeatures: f, embedDimension: d, headCount: 4, feedForwardDimension: ff,
+            blockCount: blocks, outputSize: 10, seed: 1)
+        try run("transformer-T16-D64-h4-F128-L2", net, batch: 64, block: s, repeats: repeats, macs: (total, first))
+    }
+    try transformer(Float.self)
+    try transformer(Double.self)
+}
 let mlp = ModelSpec.mlp(inputSize: 64, hiddenSizes: [128, 128], outputSize: 10, activation: .relu)
 let cnn = ModelSpec.cnn(inputShape: [3, 32, 32], channels: [16, 32], outputSize: 10, activation: .relu)
 let resnet = ModelSpec.resnet(inputShape: [3, 16, 16], width: 16, blocks: 2, outputSize: 10, activation: .relu)
