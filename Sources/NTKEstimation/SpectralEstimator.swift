@@ -160,8 +160,12 @@ public struct SpectralEstimator: Sendable {
             let scale = run.startNorm * run.startNorm
             var tr = scale * g.integrate { $0 }, ur = scale * g.integrate(h)
             for i in deflated {
-                var c = 0.0
-                for j in 0..<basis.columns { c += pairs.vectors[i, j] * basis[0, j] }
+                let c = try pairs.vectors.storage.withUnsafeBufferPointer { q in
+                    try basis.storage.withUnsafeBufferPointer { v in
+                        try Double.dot(n: basis.columns, x: q.baseAddress! + i * pairs.vectors.columns, incx: 1,
+                                       y: v.baseAddress!, incy: 1)   // q_iᵀ v₁, v₁ = z/‖z‖
+                    }
+                }
                 let weight = scale * c * c
                 tr -= pairs.values[i] * weight
                 ur -= h(pairs.values[i]) * weight
@@ -211,6 +215,12 @@ public struct SpectralEstimator: Sendable {
         var deflationBasis = Matrix<Double>(rows: 0, columns: n)
         var deflated: [Double] = []
         var reference: (trace: Double, entropy: Double)? = nil
+        // The pairs deflation takes: converged, above the clip, at most maxDeflationRank.
+        func accepted(_ pairs: RitzPairs, clip: Double) -> [Int] {
+            Array(pairs.converged(relativeTolerance: config.ritzTolerance)
+                .filter { pairs.values[$0] > clip }
+                .prefix(min(config.maxDeflationRank, n)))
+        }
         if config.deflation || config.topK > 0 {
             let pilot = Lanczos(steps: config.deflationSteps, keepBasis: true)
             var start = Matrix<Double>(rows: config.deflationProbes, columns: n)
@@ -227,9 +237,9 @@ public struct SpectralEstimator: Sendable {
                 let pending = pairs.values.indices.contains { !converged.contains($0) && pairs.values[$0] > config.deflationFloor * top }
                 if !pending { break }
                 // More deflation only pays if the complement would otherwise need more than
-                // minProbes probes: stop when the variance bound already meets the target.
+                // minProbes probes: stop when the pilot probes predict the target is met already.
                 if let predicted = try Self.predictedHalfWidth(
-                    runs: runs, pairs: pairs, deflated: converged.filter { pairs.values[$0] > relativeClip * top },
+                    runs: runs, pairs: pairs, deflated: accepted(pairs, clip: relativeClip * top),
                     traceHint: traceHint, probes: config.minProbes, confidence: config.confidence,
                     clip: relativeClip * top),
                    predicted.halfWidth <= Self.growthMargin * config.rtol * abs(predicted.entropy)
@@ -265,10 +275,7 @@ public struct SpectralEstimator: Sendable {
             let tr = traceHint ?? t
             if tr > 0 { reference = (tr, Double.log(tr) - u / tr) }
             if config.deflation {
-                let threshold = relativeClip * lambdaMax
-                let accepted = pairs.converged(relativeTolerance: config.ritzTolerance)
-                    .filter { pairs.values[$0] > threshold }
-                    .prefix(min(config.maxDeflationRank, n))
+                let accepted = accepted(pairs, clip: relativeClip * lambdaMax)
                 if !accepted.isEmpty {
                     deflationBasis = Matrix(rows: accepted.count, columns: n)
                     for (row, i) in accepted.enumerated() {

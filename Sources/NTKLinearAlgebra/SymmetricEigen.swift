@@ -23,6 +23,8 @@ import CLAPACKE
 public struct SymmetricEigen: Sendable {
     public let values: [Double]
     public let vectors: Matrix<Double>?
+    /// The LAPACK routine that ran (`dsyevd` or `dsyevd_2stage`).
+    public let routine: String
 
     /// Which LAPACK driver runs.
     public enum Driver: String, Sendable, CaseIterable {
@@ -38,13 +40,18 @@ public struct SymmetricEigen: Sendable {
     /// two drivers tie within noise, see the type's documentation).
     public static let twoStageMinimumDimension = 4096
 
+    /// The driver that runs for an n×n decomposition under `driver` (never `.automatic`).
+    static func resolved(dimension n: Int, computeVectors: Bool, driver: Driver) -> Driver {
+        if computeVectors { return .divideAndConquer }
+        switch driver {
+        case .automatic: return n >= twoStageMinimumDimension ? .twoStage : .divideAndConquer
+        case .divideAndConquer, .twoStage: return driver
+        }
+    }
+
     /// The LAPACK routine that computes an n×n decomposition under `driver`.
     public static func routine(dimension n: Int, computeVectors: Bool, driver: Driver = .automatic) -> String {
-        if computeVectors { return "dsyevd" }
-        switch driver {
-        case .automatic: return n >= twoStageMinimumDimension ? "dsyevd_2stage" : "dsyevd"
-        case .divideAndConquer, .twoStage: return driver.rawValue
-        }
+        resolved(dimension: n, computeVectors: computeVectors, driver: driver).rawValue
     }
 
     /// Decomposes `matrix`, which must be square and finite; only its upper triangle (in
@@ -68,18 +75,19 @@ public struct SymmetricEigen: Sendable {
         guard matrix.isFinite else { throw .nonFinite("matrix passed to dsyevd") }
         let n = matrix.rows
         let n32 = try cInt(n, "n")
+        let resolved = Self.resolved(dimension: n, computeVectors: computeVectors, driver: driver)
+        routine = resolved.rawValue
         if n == 0 {
             values = []
             vectors = computeVectors ? Matrix(rows: 0, columns: 0) : nil
             return
         }
         var w = [Double](repeating: 0, count: n)
-        let routine = Self.routine(dimension: n, computeVectors: computeVectors, driver: driver)
         let jobz = computeVectors ? CChar(UInt8(ascii: "V")) : CChar(UInt8(ascii: "N"))
         let lower = CChar(UInt8(ascii: "L"))   // column-major lower = row-major upper
         let info = matrix.storage.withUnsafeMutableBufferPointer { ap in
             w.withUnsafeMutableBufferPointer { wp in
-                routine == "dsyevd_2stage"
+                resolved == .twoStage
                     ? LAPACKE_dsyevd_2stage(LAPACK_COL_MAJOR, jobz, lower, n32, ap.baseAddress, n32, wp.baseAddress)
                     : LAPACKE_dsyevd(LAPACK_COL_MAJOR, jobz, lower, n32, ap.baseAddress, n32, wp.baseAddress)
             }

@@ -12,8 +12,8 @@ import NTKNetworks
 /// - **Jacobian** (when P < N and N·P doubles fit the budget): J from P identity tangents
 ///   (JVPs), then the smaller Gram side JᵀJ (P×P), which has the same nonzero spectrum.
 ///
-/// Then LAPACK `dsyevd` (`dsyevd_2stage` for large kernels, see `SymmetricEigen`). Conventions: see `SpectrumStatistics` (negatives from round-off
-/// clipped to 0, p_i = λ_i/Σλ, natural log).
+/// Then LAPACK `dsyevd` (`dsyevd_2stage` for large kernels, see `SymmetricEigen`). Conventions:
+/// see `SpectrumStatistics` (negatives from round-off clipped to 0, p_i = λ_i/Σλ, natural log).
 public struct ExactNTK: Sendable {
     public enum Route: String, Sendable, Codable { case structuredGram = "structured_gram", kernelColumns = "kernel_columns", jacobian }
 
@@ -185,21 +185,24 @@ public struct ExactNTK: Sendable {
                 }
             }
             eigenStart = DispatchTime.now().uptimeNanoseconds
-            routine = SymmetricEigen.routine(dimension: p, computeVectors: false)
-            eigenvalues = try SymmetricEigen(destroying: &gram).values
+            let eigen = try SymmetricEigen(destroying: &gram)
+            routine = eigen.routine
+            eigenvalues = eigen.values
             eigenvalues = [Double](repeating: 0, count: dim - p) + eigenvalues
         } else {
             var (k, c) = try self.kernel(network: network, inputs: inputs)
             conventions.apply(to: &k, kind: kind, outputs: kOut)
             cost = c
             eigenStart = DispatchTime.now().uptimeNanoseconds
-            routine = SymmetricEigen.routine(dimension: dim, computeVectors: false)
+            let eigen: SymmetricEigen
             if keepKernel {
                 kernel = k
-                eigenvalues = try SymmetricEigen(k).values
+                eigen = try SymmetricEigen(k)
             } else {
-                eigenvalues = try SymmetricEigen(destroying: &k).values   // no 8·N² byte working copy
+                eigen = try SymmetricEigen(destroying: &k)   // no 8·N² byte working copy
             }
+            routine = eigen.routine
+            eigenvalues = eigen.values
         }
         let end = DispatchTime.now().uptimeNanoseconds
         cost.seconds = Double(end - start) * 1e-9

@@ -68,6 +68,7 @@ struct EigenTests {
             #expect(abs(copied.values[i] - lambda[i]) <= tol)
         }
         #expect(inPlace.vectors == nil)
+        #expect(inPlace.routine == driver.rawValue && copied.routine == driver.rawValue)
         #expect(SymmetricEigen.routine(dimension: n, computeVectors: false, driver: driver) == driver.rawValue)
         #expect(SymmetricEigen.routine(dimension: n, computeVectors: true, driver: driver) == "dsyevd")
         #expect(SymmetricEigen.routine(dimension: SymmetricEigen.twoStageMinimumDimension, computeVectors: false)
