@@ -21,6 +21,10 @@ public struct Activation<Scalar: BLASScalar>: Layer {
     public func savedCount(batch: Int) -> Int { batch * inputSize }
     public func scratchCount(batch: Int, block: Int) -> Int { 0 }
 
+    public func converted<Other: BLASScalar>(to: Other.Type) throws -> any Layer<Other> {
+        Activation<Other>(function, shape: inputShape)
+    }
+
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public func forward(

@@ -48,6 +48,11 @@ public struct AvgPool2d<Scalar: BLASScalar>: Layer {
     public func savedCount(batch: Int) -> Int { 0 }
     public func scratchCount(batch: Int, block: Int) -> Int { 0 }
 
+    public func converted<Other: BLASScalar>(to: Other.Type) throws -> any Layer<Other> {
+        try AvgPool2d<Other>(
+            inputShape: inputShape, kernelSize: (kernelSize.height, kernelSize.width), stride: (stride.height, stride.width))
+    }
+
     /// Pools `images` consecutive [C, H, W] images.
     func pool(_ x: UnsafePointer<Scalar>, into y: UnsafeMutablePointer<Scalar>, images: Int) {
         let (kh, kw) = kernelSize, (sh, sw) = stride

@@ -88,6 +88,14 @@ public struct Conv2d<Scalar: BLASScalar>: Layer {
         return t
     }
 
+    /// Rebuilt with the same geometry, bias flag and parameterization (multipliers recomputed in `Other`).
+    public func converted<Other: BLASScalar>(to: Other.Type) throws -> any Layer<Other> {
+        try Conv2d<Other>(
+            inChannels: inChannels, outChannels: outChannels, kernelSize: (kernelSize.height, kernelSize.width),
+            stride: (stride.height, stride.width), padding: (padding.height, padding.width), bias: hasBias,
+            inputHeight: inputHeight, inputWidth: inputWidth, parameterization: parameterization)
+    }
+
     public func initialize(parameters: UnsafeMutableBufferPointer<Scalar>, using generator: inout SeededGenerator) {
         parameterization.initialize(
             UnsafeMutableBufferPointer(rebasing: parameters[0..<weightCount]), fanIn: patchSize, using: &generator)

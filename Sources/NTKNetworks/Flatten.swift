@@ -16,6 +16,10 @@ public struct Flatten<Scalar: BLASScalar>: Layer {
     public func savedCount(batch: Int) -> Int { 0 }
     public func scratchCount(batch: Int, block: Int) -> Int { 0 }
 
+    public func converted<Other: BLASScalar>(to: Other.Type) throws -> any Layer<Other> {
+        Flatten<Other>(inputShape: inputShape)
+    }
+
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public func forward(

@@ -25,6 +25,10 @@ public struct GlobalAvgPool<Scalar: BLASScalar>: Layer {
     public func savedCount(batch: Int) -> Int { 0 }
     public func scratchCount(batch: Int, block: Int) -> Int { 0 }
 
+    public func converted<Other: BLASScalar>(to: Other.Type) throws -> any Layer<Other> {
+        try GlobalAvgPool<Other>(inputShape: inputShape)
+    }
+
     func pool(_ x: UnsafePointer<Scalar>, into y: UnsafeMutablePointer<Scalar>, planes: Int) {
         let n = planeSize, scale = 1 / Scalar(n)
         for p in 0..<planes {

@@ -62,6 +62,12 @@ public struct GraphConvolution<Scalar: BLASScalar>: Layer {
          ParameterTensor(name: "bias", shape: [outFeatures], offset: affine.weightCount)]
     }
 
+    /// Rebuilt from the shared `adjacency` (Double), so Â's values are rounded once into `Other`.
+    public func converted<Other: BLASScalar>(to: Other.Type) throws -> any Layer<Other> {
+        try GraphConvolution<Other>(
+            adjacency: adjacency, inFeatures: inFeatures, outFeatures: outFeatures, parameterization: parameterization)
+    }
+
     public func initialize(parameters: UnsafeMutableBufferPointer<Scalar>, using generator: inout SeededGenerator) {
         switch parameterization {
         case .standard:

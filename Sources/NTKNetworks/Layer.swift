@@ -35,7 +35,9 @@ import NTKLinearAlgebra
 ///    without pre-specialization the elementwise loops run as unspecialized generic code
 ///    (measured 30–40× slower).
 /// 4. Expose its parameter tensors with PyTorch `state_dict` names and shapes.
-/// 5. Add a `LayerSpec` case (JSON type, decode/encode, `makeLayer`) and call the generic
+/// 5. Implement `converted(to:)` by rebuilding the layer in the other precision from its
+///    stored hyper-parameters (never by converting derived `Scalar` state such as multipliers).
+/// 6. Add a `LayerSpec` case (JSON type, decode/encode, `makeLayer`) and call the generic
 ///    derivative-check harness (`DerivativeHarness.check`) in the tests.
 public protocol Layer<Scalar>: Sendable {
     associatedtype Scalar: BLASScalar
@@ -49,6 +51,18 @@ public protocol Layer<Scalar>: Sendable {
     /// The layer's parameter tensors, in the order they are stored in its slice, with
     /// PyTorch `state_dict` name suffixes ("weight", "bias", "layers.0.weight", …) and shapes.
     var parameterTensors: [ParameterTensor] { get }
+
+    /// The same layer in precision `Other`: same shapes, hyper-parameters, parameterization,
+    /// flags and parameter layout (`parameterCount`, `parameterTensors`), rebuilt with
+    /// `Other`'s initializer (composite layers convert their children) so that
+    /// precision-dependent state (forward multipliers, the normalized adjacency of a graph
+    /// convolution, …) is recomputed from the layer's `Double` hyper-parameters in `Other`,
+    /// exactly as if the layer had been built in `Other`.
+    /// Parameters live outside layers: `Network.converted(to:)` converts θ.
+    ///
+    /// - Throws: `NetworkError` if rebuilding fails (it does not for a layer built by its own
+    ///   initializer, whose arguments were validated then).
+    func converted<Other: BLASScalar>(to: Other.Type) throws -> any Layer<Other>
 
     /// Writes initial parameter values into `parameters` (`parameterCount` elements) following
     /// the layer's parameterization.

@@ -49,6 +49,11 @@ public struct LayerNorm<Scalar: BLASScalar>: Layer {
         ]
     }
 
+    public func converted<Other: BLASScalar>(to: Other.Type) throws -> any Layer<Other> {
+        try LayerNorm<Other>(
+            inputShape: inputShape, normalizedShape: normalizedShape, epsilon: epsilon, elementwiseAffine: elementwiseAffine)
+    }
+
     public func initialize(parameters: UnsafeMutableBufferPointer<Scalar>, using generator: inout SeededGenerator) {
         guard elementwiseAffine else { return }
         for j in 0..<groupSize {

@@ -70,6 +70,14 @@ public struct Linear<Scalar: BLASScalar>: Layer {
         return t
     }
 
+    /// Rebuilt with the same sizes, bias flag, leading shape and parameterization (multipliers
+    /// recomputed in `Other` from the Double parameterization).
+    public func converted<Other: BLASScalar>(to: Other.Type) throws -> any Layer<Other> {
+        try Linear<Other>(
+            inFeatures: inFeatures, outFeatures: outFeatures, bias: hasBias, leadingShape: leadingShape,
+            parameterization: parameterization)
+    }
+
     public func initialize(parameters: UnsafeMutableBufferPointer<Scalar>, using generator: inout SeededGenerator) {
         parameterization.initialize(
             UnsafeMutableBufferPointer(rebasing: parameters[0..<weightCount]), fanIn: inFeatures, using: &generator)

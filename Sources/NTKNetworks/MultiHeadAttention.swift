@@ -85,6 +85,14 @@ public struct MultiHeadAttention<Scalar: BLASScalar>: Layer {
         ]
     }
 
+    /// Rebuilt with the same sizes, causal flag and parameterization (the projections'
+    /// multipliers are recomputed in `Other`).
+    public func converted<Other: BLASScalar>(to: Other.Type) throws -> any Layer<Other> {
+        try MultiHeadAttention<Other>(
+            sequenceLength: sequenceLength, embedDimension: embedDimension, headCount: headCount, causal: isCausal,
+            parameterization: parameterization)
+    }
+
     public func initialize(parameters: UnsafeMutableBufferPointer<Scalar>, using generator: inout SeededGenerator) {
         let D = embedDimension
         switch parameterization {

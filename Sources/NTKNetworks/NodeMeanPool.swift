@@ -28,6 +28,10 @@ public struct NodeMeanPool<Scalar: BLASScalar>: Layer {
     public func savedCount(batch: Int) -> Int { 0 }
     public func scratchCount(batch: Int, block: Int) -> Int { 0 }
 
+    public func converted<Other: BLASScalar>(to: Other.Type) throws -> any Layer<Other> {
+        try NodeMeanPool<Other>(nodes: nodes, features: features)
+    }
+
     /// out[r, :] = (1/N) Σ_n in[r, n, :] for `count` rows r.
     func pool(_ input: UnsafePointer<Scalar>, _ output: UnsafeMutablePointer<Scalar>, count: Int) {
         let F = features, scale = 1 / Scalar(nodes)

@@ -49,6 +49,13 @@ public struct PositionalEmbedding<Scalar: BLASScalar>: Layer {
         [ParameterTensor(name: "weight", shape: [maxLength, embedDimension], offset: 0)]
     }
 
+    /// Rebuilt with the same sizes and parameterization (multiplier recomputed in `Other`).
+    public func converted<Other: BLASScalar>(to: Other.Type) throws -> any Layer<Other> {
+        try PositionalEmbedding<Other>(
+            sequenceLength: sequenceLength, embedDimension: embedDimension, maxLength: maxLength,
+            parameterization: parameterization)
+    }
+
     public func initialize(parameters: UnsafeMutableBufferPointer<Scalar>, using generator: inout SeededGenerator) {
         generator.fillGaussian(parameters)
     }

@@ -28,6 +28,11 @@ public struct Residual<Scalar: BLASScalar>: Layer {
         body.parameterTensors.map { ParameterTensor(name: "layers.\($0.name)", shape: $0.shape, offset: $0.offset) }
     }
 
+    /// The body converted layer by layer.
+    public func converted<Other: BLASScalar>(to: Other.Type) throws -> any Layer<Other> {
+        try Residual<Other>(body: body.convertedChain(to: Other.self))
+    }
+
     public func initialize(parameters: UnsafeMutableBufferPointer<Scalar>, using generator: inout SeededGenerator) {
         body.initialize(parameters: parameters, using: &generator)
     }

@@ -67,6 +67,17 @@ public struct Sequential<Scalar: BLASScalar>: Layer {
         return tensors
     }
 
+    /// The chain converted layer by layer (see `convertedChain(to:)`).
+    public func converted<Other: BLASScalar>(to: Other.Type) throws -> any Layer<Other> {
+        try convertedChain(to: Other.self)
+    }
+
+    /// The chain in precision `Other`, each layer converted with `Layer.converted(to:)` (same
+    /// input shape, layer order, offsets and tensor names).
+    func convertedChain<Other: BLASScalar>(to: Other.Type) throws -> Sequential<Other> {
+        try Sequential<Other>(inputShape: inputShape, layers: layers.map { try $0.converted(to: Other.self) })
+    }
+
     public func initialize(parameters: UnsafeMutableBufferPointer<Scalar>, using generator: inout SeededGenerator) {
         for (k, layer) in layers.enumerated() {
             layer.initialize(

@@ -47,6 +47,13 @@ public struct TokenLinear<Scalar: BLASScalar>: Layer {
         return t
     }
 
+    /// Rebuilt with the same sizes, bias flag and parameterization (multipliers recomputed in `Other`).
+    public func converted<Other: BLASScalar>(to: Other.Type) throws -> any Layer<Other> {
+        try TokenLinear<Other>(
+            tokens: tokens, inFeatures: inFeatures, outFeatures: outFeatures, bias: hasBias,
+            parameterization: parameterization)
+    }
+
     public func initialize(parameters: UnsafeMutableBufferPointer<Scalar>, using generator: inout SeededGenerator) {
         parameterization.initialize(parameters, fanIn: inFeatures, using: &generator)
     }

@@ -82,6 +82,21 @@ public struct TransformerEncoderBlock<Scalar: BLASScalar>: Layer {
         self.embedDimension = D
     }
 
+    /// A block from already built branches (their names as in the main initializer).
+    init(
+        sequenceLength: Int, embedDimension: Int, attentionBranch: Sequential<Scalar>, feedForwardBranch: Sequential<Scalar>,
+        attentionNames: [String], feedForwardNames: [String]
+    ) {
+        self.sequenceLength = sequenceLength
+        self.embedDimension = embedDimension
+        self.attentionBranch = attentionBranch
+        self.feedForwardBranch = feedForwardBranch
+        self.attentionNames = attentionNames
+        self.feedForwardNames = feedForwardNames
+        inputShape = [sequenceLength, embedDimension]
+        outputShape = inputShape
+    }
+
     public let inputShape: [Int]
     public let outputShape: [Int]
     var secondOffset: Int { attentionBranch.parameterCount }
@@ -98,6 +113,17 @@ public struct TransformerEncoderBlock<Scalar: BLASScalar>: Layer {
             }
         }
         return tensors
+    }
+
+    /// Both branches converted layer by layer (normalization, attention, feed-forward), with the
+    /// same state_dict names. The `Normalization` closure the block was built with is not
+    /// re-run: it makes `Scalar` layers, so its layers are converted instead.
+    public func converted<Other: BLASScalar>(to: Other.Type) throws -> any Layer<Other> {
+        TransformerEncoderBlock<Other>(
+            sequenceLength: sequenceLength, embedDimension: embedDimension,
+            attentionBranch: try attentionBranch.convertedChain(to: Other.self),
+            feedForwardBranch: try feedForwardBranch.convertedChain(to: Other.self),
+            attentionNames: attentionNames, feedForwardNames: feedForwardNames)
     }
 
     public func initialize(parameters: UnsafeMutableBufferPointer<Scalar>, using generator: inout SeededGenerator) {
