@@ -13,13 +13,14 @@ let package = Package(
         .executable(name: "ntk-spectra", targets: ["ntk-spectra"]),
         .library(name: "NTKDatasets", targets: ["NTKDatasets"]),
         .library(name: "NTKEstimation", targets: ["NTKEstimation"]),
+        .library(name: "NTKCompression", targets: ["NTKCompression"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     ],
     targets: [
-        // System libraries (Debian: libopenblas-dev, liblapacke-dev, libfftw3-dev).
+        // System libraries (Debian: libopenblas-dev, liblapacke-dev, libfftw3-dev, zlib1g-dev).
         .systemLibrary(
             name: "COpenBLAS", pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]),
@@ -29,6 +30,9 @@ let package = Package(
         .systemLibrary(
             name: "CFFTW", pkgConfig: "fftw3",
             providers: [.apt(["libfftw3-dev"])]),
+        .systemLibrary(
+            name: "CZlib", pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]),
 
         // The only modules that import C.
         .target(
@@ -38,6 +42,7 @@ let package = Package(
                 .product(name: "RealModule", package: "swift-numerics"),
             ]),
         .target(name: "NTKFourier", dependencies: ["CFFTW"]),
+        .target(name: "NTKCompression", dependencies: ["CZlib"]),
         .target(name: "NTKNetworks", dependencies: ["NTKLinearAlgebra"]),
         .target(name: "NTKSpectra", dependencies: ["NTKLinearAlgebra", "NTKNetworks", "NTKEstimation"]),
         .target(
@@ -48,7 +53,7 @@ let package = Package(
             ]),
         .executableTarget(name: "ntk-spectra", dependencies: ["NTKSpectraCLI"]),
         .target(
-            name: "NTKDatasets", dependencies: ["NTKLinearAlgebra"],
+            name: "NTKDatasets", dependencies: ["NTKLinearAlgebra", "NTKCompression"],
             exclude: ["Resources/make_resources.py"],
             resources: [.copy("Resources")]),
         .target(name: "NTKEstimation", dependencies: ["NTKLinearAlgebra", "NTKFourier"]),
@@ -64,7 +69,10 @@ let package = Package(
             name: "NTKSpectraTests", dependencies: ["NTKSpectra", "NTKNetworks", "NTKLinearAlgebra"],
             resources: [.copy("Fixtures")]),
         .testTarget(name: "NTKSpectraCLITests", dependencies: ["NTKSpectraCLI", "NTKLinearAlgebra"]),
-        .testTarget(name: "NTKDatasetsTests", dependencies: ["NTKDatasets", "NTKLinearAlgebra"]),
+        .testTarget(
+            name: "NTKDatasetsTests", dependencies: ["NTKDatasets", "NTKLinearAlgebra", "NTKCompression"],
+            exclude: ["Fixtures/make_idx_gz_fixtures.py"],
+            resources: [.copy("Fixtures")]),
         .testTarget(
             name: "NTKEstimationTests",
             dependencies: ["NTKEstimation", "NTKLinearAlgebra", "NTKFourier"]),

@@ -1,0 +1,3 @@
+#pragma once
+// zlib's inflate, for gzip-compressed data files (Debian's zlib1g-dev).
+#include <zlib.h>
