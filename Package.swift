@@ -66,7 +66,8 @@ let package = Package(
             name: "NTKNetworksTests", dependencies: ["NTKNetworks", "NTKLinearAlgebra"],
             resources: [.copy("Fixtures")]),
         .testTarget(
-            name: "NTKSpectraTests", dependencies: ["NTKSpectra", "NTKNetworks", "NTKLinearAlgebra"],
+            name: "NTKSpectraTests",
+            dependencies: ["NTKSpectra", "NTKNetworks", "NTKLinearAlgebra", "NTKEstimation", "NTKDatasets"],
             resources: [.copy("Fixtures")]),
         .testTarget(name: "NTKSpectraCLITests", dependencies: ["NTKSpectraCLI", "NTKLinearAlgebra"]),
         .testTarget(

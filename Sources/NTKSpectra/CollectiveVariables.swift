@@ -32,6 +32,16 @@ public struct CollectiveVariables: Sendable {
     public var matvecs: Int
     public var dataPasses: Int
     public var seconds: Double
+    /// The route that answered (`dense`, `kernel-lanczos` or `matrix-free`), why, and what the
+    /// cost model predicted for it.
+    public var route: SpectralRoute = .matrixFree
+    public var routeReason: String = ""
+    public var predictedSeconds: Double? = nil
+    public var predictedBytes: Int? = nil
+    /// The process's peak resident memory when the result was assembled (Linux `VmHWM`).
+    public var peakResidentBytes: Int? = ResidentMemory.peakBytes()
+    /// Whether the entropy is exact (dense route) rather than a Monte Carlo estimate.
+    public var entropyIsExact: Bool { route == .dense }
 
     public var tracePerSample: Double { trace / Double(examples) }
 
@@ -40,10 +50,16 @@ public struct CollectiveVariables: Sendable {
     /// spectra (ReLU networks in NUMERICS.md) need deflation for the entropy.
     public var topTraceShare: Double { trace > 0 ? topEigenvalues.prefix(10).reduce(0, +) / trace : 0 }
 
-    /// Round-off of the network arithmetic in the entropy, 100·√N·ε·|S| (ε of the network's
+    /// Precision of the kernel's arithmetic: the network's on the matrix-free route, Double on
+    /// the routes that form the kernel (a Float network is evaluated in Double there).
+    public var kernelPrecision: String {
+        route == .matrixFree ? precision : Double.precisionName
+    }
+
+    /// Round-off of the kernel arithmetic in the entropy, 100·√N·ε·|S| (ε of the kernel's
     /// precision), which the statistical interval does not describe.
     public var roundoffAllowance: Double {
-        let epsilon = precision == Float.precisionName ? Double(Float.ulpOfOne) : Double.ulpOfOne
+        let epsilon = kernelPrecision == Float.precisionName ? Double(Float.ulpOfOne) : Double.ulpOfOne
         return 100 * Double(dimension).squareRoot() * epsilon * abs(entropy.value)
     }
 
@@ -105,104 +121,15 @@ public struct CollectiveVariables: Sendable {
             "seconds": .number(seconds),
         ]
         if let alignment { f["kernel_target_alignment"] = .number(alignment) }
+        f["route"] = .string(route.rawValue)
+        f["route_reason"] = .string(routeReason)
+        f["predicted_seconds"] = predictedSeconds.map { .number($0) } ?? .null
+        f["predicted_bytes"] = predictedBytes.map { .integer($0) } ?? .null
+        f["peak_resident_bytes"] = peakResidentBytes.map { .integer($0) } ?? .null
+        f["entropy_exact"] = .bool(entropyIsExact)
+        f["kernel_precision"] = .string(kernelPrecision)
         f["top_eigenvalues_trace_share"] = .number(topTraceShare)
         f["spectrum_kind"] = .string(topTraceShare >= 0.3 ? "dominant_modes" : "spread")
         return f
-    }
-}
-
-/// Estimates `CollectiveVariables` matrix-free: exact trace from per-example gradient norms,
-/// then deflated stochastic Lanczos quadrature (NTKEstimation's `SpectralEstimator`) for the
-/// entropy with the exact trace as T. A configuration value; `estimate` is the call.
-public struct CollectiveVariableEstimator: Sendable {
-    public var kind: KernelKind
-    public var batchSize: Int
-    public var cacheBudgetBytes: Int
-    /// The NTK product: `structured` (default; falls back to JVP∘VJP when its cache does not
-    /// fit the budget) or `jvp_vjp`.
-    public var operatorPreference: NTKOperatorChoice = .structured
-    /// Output averaging and cosine normalization of the reference code (default: raw kernel).
-    public var conventions = SpectrumConventions()
-    /// Ritz pairs are deflated when ‖Aq − θq‖ ≤ tolerance·λ_max. nil: 1e-6 for Double networks
-    /// (NUMERICS.md) and 1e-2 for Float ones, whose products carry ~1e-3 relative residuals that
-    /// would otherwise reject every pair (measured: calibration benchmark). An inexact pair
-    /// biases tr f(A) only at second order in its residual.
-    public var ritzTolerance: Double? = nil
-    /// Passed to NTKEstimation (probes, Lanczos depth, rtol, confidence, budgets, seed, deflation).
-    public var spectral: SpectralEstimator.Configuration
-
-    public init(kind: KernelKind = .full, batchSize: Int = 256, cacheBudgetBytes: Int = 1 << 30,
-                spectral: SpectralEstimator.Configuration = .init()) {
-        self.kind = kind
-        self.batchSize = batchSize
-        self.cacheBudgetBytes = cacheBudgetBytes
-        self.spectral = spectral
-    }
-
-    /// - Parameters:
-    ///   - targets: n × k (full kernel) targets for the kernel–target alignment, or nil.
-    public func estimate<Scalar: BLASScalar>(
-        network: Network<Scalar>, inputs: Matrix<Scalar>, targets: Matrix<Double>? = nil
-    ) throws -> CollectiveVariables {
-        let start = DispatchTime.now().uptimeNanoseconds
-        let selection = try NTKOperatorChoice.makeOperator(
-            network: network, inputs: inputs, kind: kind, batchSize: batchSize, cacheBudgetBytes: cacheBudgetBytes,
-            preference: operatorPreference)
-        let op = selection.kernel
-        let measured: any SymmetricOperator
-        let trace: Double
-        if conventions.isDefault {
-            trace = try op.exactTrace()
-            measured = op
-        } else {
-            let transformed = try ConventionOperator(op, conventions: conventions, kind: kind, outputs: network.outputCount)
-            trace = transformed.trace
-            measured = transformed
-        }
-        guard trace > 0 else {
-            throw NTKError.invalidOption("network", "a kernel with positive trace (all gradients are zero)")
-        }
-        var configuration = spectral
-        configuration.ritzTolerance = ritzTolerance ?? (Scalar.self == Float.self ? 1e-2 : 1e-6)
-        let report = try SpectralEstimator(configuration).estimate(measured, traceHint: trace)
-        var alignment: Double? = nil
-        if let targets {
-            alignment = try kernelTargetAlignment(op, targets: targets, traceOfSquare: report.traceOfSquare.value)
-        }
-        return CollectiveVariables(
-            kind: kind, dimension: op.dimension, examples: inputs.rows, outputs: network.outputCount,
-            parameterCount: network.parameterCount, trace: trace, entropy: report.entropy,
-            effectiveRank: report.effectiveRank, participationRatio: report.participationRatio,
-            topEigenvalues: report.topEigenvalues, topResidualNorms: report.topResidualNorms,
-            alignment: alignment, deflationRank: report.deflationRank, probes: report.probes,
-            lanczosDepth: report.lanczosDepth, operatorName: selection.choice.name, precision: Scalar.precisionName,
-            matvecs: op.cost.matvecs, dataPasses: op.cost.dataPasses,
-            seconds: Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9)
-    }
-
-    /// yᵀKy / (‖K‖_F ‖y‖²) with ‖K‖_F² = tr K² (estimated by the same SLQ run).
-    func kernelTargetAlignment(
-        _ op: any NTKKernelOperator, targets: Matrix<Double>, traceOfSquare: Double
-    ) throws -> Double {
-        let y: [Double]
-        switch kind {
-        case .full:
-            guard targets.rows * targets.columns == op.dimension else {
-                throw NTKError.shapeMismatch("targets \(targets.rows)×\(targets.columns) for a kernel of dimension \(op.dimension)")
-            }
-            y = targets.storage
-        case .traced:
-            guard targets.rows == op.dimension, targets.rows > 0 else {
-                throw NTKError.shapeMismatch("targets have \(targets.rows) rows for \(op.dimension) examples")
-            }
-            y = (0..<targets.rows).map { i in targets.row(i).reduce(0, +) }
-        }
-        let v = try Matrix(rows: 1, columns: op.dimension, storage: y)
-        var kv = Matrix<Double>(rows: 1, columns: op.dimension)
-        try op.apply(v, into: &kv)
-        let yKy = zip(y, kv.storage).reduce(0) { $0 + $1.0 * $1.1 }
-        let yy = y.reduce(0) { $0 + $1 * $1 }
-        guard yy > 0, traceOfSquare > 0 else { return 0 }
-        return yKy / (traceOfSquare.squareRoot() * yy)
     }
 }

@@ -65,6 +65,14 @@ public struct ExactNTK: Sendable {
         return try kernelColumns(network: network, inputs: inputs)
     }
 
+    /// The dense kernel with the conventions applied (output averaging, cosine normalization):
+    /// the matrix whose spectrum `spectrum` reports.
+    public func conventionalKernel(network: Network<Double>, inputs: Matrix<Double>) throws -> (Matrix<Double>, NTKCost) {
+        var (k, cost) = try kernel(network: network, inputs: inputs)
+        conventions.apply(to: &k, kind: kind, outputs: network.outputCount)
+        return (k, cost)
+    }
+
     /// The dense kernel through identity blocks of the matrix-free operator (`preference`
     /// selects the structured or the JVP∘VJP product).
     public func kernelColumns(
@@ -161,6 +169,25 @@ public struct ExactNTK: Sendable {
         return (j, cost)
     }
 
+    /// The exact result from a kernel already formed with the conventions applied (its storage
+    /// is overwritten by the eigensolver); `cost` is what forming it took, `started` when that began.
+    public static func spectrum(destroying kernel: inout Matrix<Double>, route: Route, cost: NTKCost,
+                                started: UInt64) throws -> Result {
+        let eigenStart = DispatchTime.now().uptimeNanoseconds
+        let eigen = try SymmetricEigen(destroying: &kernel)
+        let end = DispatchTime.now().uptimeNanoseconds
+        var cost = cost
+        cost.seconds = Double(end - started) * 1e-9
+        return Result(eigenvalues: eigen.values, statistics: SpectrumStatistics(eigenvalues: eigen.values), route: route,
+                      cost: cost, kernel: nil, eigensolverSeconds: Double(end - eigenStart) * 1e-9,
+                      eigensolver: eigen.routine)
+    }
+
+    /// The route `kernel(network:inputs:)` takes for `network`.
+    public static func kernelRoute(_ network: Network<Double>) -> Route {
+        (try? StructuredExactNTK.checkSupported(network)) != nil ? .structuredGram : .kernelColumns
+    }
+
     /// Exact spectrum and statistics of the NTK of `network` over `inputs`.
     public func spectrum(network: Network<Double>, inputs: Matrix<Double>, keepKernel: Bool = false) throws -> Result {
         let start = DispatchTime.now().uptimeNanoseconds
@@ -190,8 +217,7 @@ public struct ExactNTK: Sendable {
             eigenvalues = eigen.values
             eigenvalues = [Double](repeating: 0, count: dim - p) + eigenvalues
         } else {
-            var (k, c) = try self.kernel(network: network, inputs: inputs)
-            conventions.apply(to: &k, kind: kind, outputs: kOut)
+            var (k, c) = try conventionalKernel(network: network, inputs: inputs)
             cost = c
             eigenStart = DispatchTime.now().uptimeNanoseconds
             let eigen: SymmetricEigen
@@ -207,8 +233,7 @@ public struct ExactNTK: Sendable {
         let end = DispatchTime.now().uptimeNanoseconds
         cost.seconds = Double(end - start) * 1e-9
         return Result(eigenvalues: eigenvalues, statistics: SpectrumStatistics(eigenvalues: eigenvalues),
-                      route: useJacobian ? .jacobian
-                          : (try? StructuredExactNTK.checkSupported(network)) != nil ? .structuredGram : .kernelColumns,
+                      route: useJacobian ? .jacobian : Self.kernelRoute(network),
                       cost: cost, kernel: kernel, eigensolverSeconds: Double(end - eigenStart) * 1e-9,
                       eigensolver: routine)
     }

@@ -69,6 +69,12 @@ extension JSONValue {
         return nil
     }
 
+    /// The value as a String, else nil.
+    public var stringValue: String? {
+        if case let .string(s) = self { return s }
+        return nil
+    }
+
     /// The value as a Bool, else nil.
     public var boolValue: Bool? {
         if case let .bool(b) = self { return b }

@@ -14,7 +14,7 @@ public enum NTKError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .invalidOption(name, expected): return "invalid \(name): expected \(expected)"
         case let .nonFinite(m): return "non-finite value: \(m)"
         case let .tooLarge(what, needed, budget):
-            return "\(what) needs \(needed / (1 << 20)) MiB, more than the budget of \(budget / (1 << 20)) MiB"
+            return "\(what) needs \(RoutePlanner.bytesDescription(needed)) (\(needed == .max ? "overflow" : "\(needed)") bytes), more than the memory budget of \(RoutePlanner.bytesDescription(budget)) (--memory-budget)"
         }
     }
 }

@@ -10,12 +10,17 @@ import NTKNetworks
 /// - The probe set and the random probes are the same at every call (fixed seed), so the
 ///   time series is smooth: differences between records come from the parameters, not from
 ///   resampling.
-/// - Cost control: `spectral.maxApplications` bounds the NTK products per call, and
-///   `maxOverheadFraction` skips a scheduled call while the time spent in the monitor
-///   exceeds that fraction of training time.
-/// - Validation: the exact dense spectrum (Double) is computed at the first and last call
-///   and every `exactEvery` calls, and the record states the errors and whether the exact
-///   entropy lies inside the reported interval.
+/// - Cost control: each record takes the cheapest route for its size (`SpectralRoute.auto`:
+///   small probe kernels dense or kernel-Lanczos, large ones matrix-free; the record says
+///   `route`, `matvecs`, `seconds`); `spectral.maxApplications` bounds the NTK products per
+///   call; `overheadBudget` F skips a scheduled call when recording it would take the
+///   monitor's time above F × training time (predicted from the mean cost of the records so
+///   far); `maxOverheadFraction` skips a scheduled call while the time spent in the monitor
+///   already exceeds that fraction. The first and the last step are always recorded.
+/// - Validation: the exact dense spectrum (Double; a Float network is converted) is computed
+///   at the first and last call and every `exactEvery` calls, reusing the kernel the route
+///   formed where it formed one, and the record states the errors and whether the exact
+///   entropy lies inside the reported interval (`validation_seconds`: the extra time).
 /// - Durability: each record is one `write(2)` of a complete line (`JSONLinesWriter`), so a
 ///   process killed at any moment keeps every record written so far; reopening resumes.
 public final class SpectralMonitor<Scalar: BLASScalar>: TrainingCallback {
@@ -28,6 +33,10 @@ public final class SpectralMonitor<Scalar: BLASScalar>: TrainingCallback {
         public var validateEnds: Bool = true
         /// Skip scheduled calls while monitor time > fraction × training time (nil: never skip).
         public var maxOverheadFraction: Double? = nil
+        /// Keep the monitor's time ≤ this fraction of training time (in (0, 1); nil: no budget):
+        /// a scheduled call is skipped when the monitor time plus the predicted cost of the
+        /// record (mean of the records so far) would exceed it.
+        public var overheadBudget: Double? = nil
         /// A name written into every record (e.g. the network's name).
         public var run: String = "run"
         public init() {}
@@ -42,6 +51,8 @@ public final class SpectralMonitor<Scalar: BLASScalar>: TrainingCallback {
     /// Seconds spent measuring (estimates and exact checks).
     public private(set) var seconds: Double = 0
     public private(set) var skipped = 0
+    /// The monitor's time as a fraction of the training time it watched (nil before training).
+    public private(set) var overheadShare: Double? = nil
     private var calls = 0
     private var lastRecordedStep = -1
 
@@ -60,6 +71,9 @@ public final class SpectralMonitor<Scalar: BLASScalar>: TrainingCallback {
         if let f = configuration.maxOverheadFraction, !(f > 0) {
             throw NTKError.invalidOption("monitor overhead fraction", "a positive fraction, got \(f)")
         }
+        if let f = configuration.overheadBudget, !(f > 0 && f < 1) {
+            throw NTKError.invalidOption("monitor overhead budget", "a fraction of training time in (0, 1), got \(f)")
+        }
         self.configuration = configuration
         self.probeInputs = probeInputs
         self.probeTargets = probeTargets
@@ -77,11 +91,17 @@ public final class SpectralMonitor<Scalar: BLASScalar>: TrainingCallback {
             skipped += 1
             return .continue
         }
+        if let f = configuration.overheadBudget, calls > 0,
+           seconds + seconds / Double(calls) > f * context.trainingSeconds {
+            skipped += 1
+            return .continue
+        }
         try measure(context, final: false)
         return .continue
     }
 
     public func trainingDidEnd(_ context: TrainingContext<Scalar>) throws {
+        defer { overheadShare = context.trainingSeconds > 0 ? seconds / context.trainingSeconds : nil }
         if context.step != lastRecordedStep { try measure(context, final: true) }
         else if configuration.validateEnds, let last = records.last, last["exact_entropy"] == nil {
             // The last step was measured without validation: validate it now.
@@ -93,24 +113,22 @@ public final class SpectralMonitor<Scalar: BLASScalar>: TrainingCallback {
     func measure(_ context: TrainingContext<Scalar>, final: Bool, replaceLast: Bool = false) throws {
         let start = DispatchTime.now().uptimeNanoseconds
         defer { seconds += Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9 }
-        let estimate = try configuration.estimator.estimate(
-            network: context.network, inputs: probeInputs, targets: probeTargets)
+        let validate = (configuration.validateEnds && (calls == 0 || final))
+            || (configuration.exactEvery.map { calls % $0 == 0 } ?? false)
+        let (estimate, exact) = try configuration.estimator.measure(
+            network: context.network, inputs: probeInputs, targets: probeTargets, exact: validate)
         var record = estimate.fields
         record["run"] = .string(configuration.run)
         record["step"] = .integer(context.step)
         record["epoch"] = .integer(context.epoch)
         record["loss"] = context.batchLoss.map { .number($0) } ?? .null
         record["training_seconds"] = .number(context.trainingSeconds)
-        let validate = (configuration.validateEnds && (calls == 0 || final))
-            || (configuration.exactEvery.map { calls % $0 == 0 } ?? false)
-        if validate, let exactNetwork = context.network as? Network<Double> {
-            let inputs = probeInputs.converted(to: Double.self)
-            let exact = try ExactNTK(kind: configuration.estimator.kind, batchSize: configuration.estimator.batchSize,
-                                     conventions: configuration.estimator.conventions)
-                .spectrum(network: exactNetwork, inputs: inputs)
+        if let exact {
             record.merge(estimate.comparisonFields(exact: exact)) { _, new in new }
         }
-        record["monitor_seconds"] = .number(Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9)
+        let total = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+        record["monitor_seconds"] = .number(total)
+        record["validation_seconds"] = .number(exact == nil ? 0 : max(0, total - estimate.seconds))
         if replaceLast, !records.isEmpty { records.removeLast() }
         try writer?.append(record)
         records.append(record)

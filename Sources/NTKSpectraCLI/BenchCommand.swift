@@ -132,7 +132,7 @@ public struct BenchEntropyCommand: ParsableCommand {
     public func run() throws {
         try BLASThreads.set(ProcessInfo.processInfo.activeProcessorCount)
         let start = DispatchTime.now().uptimeNanoseconds
-        let estimate = try estimator.run(model: model, kernel: kernel)
+        let estimate = try estimator.run(model: model, kernel: kernel).estimate
         var fields: [String: JSONValue] = [
             "entropy": .number(estimate.entropy.value), "entropy_stderr": .number(estimate.entropy.standardError),
             "trace": .number(estimate.trace), "matvecs": .integer(estimate.matvecs),
@@ -140,7 +140,11 @@ public struct BenchEntropyCommand: ParsableCommand {
             "requested_rtol": .number(estimator.rtol), "deflation_rank": .integer(estimate.deflationRank),
             "probes": .integer(estimate.probes), "dimension": .integer(estimate.dimension),
             "openblas_core": .string(BLASThreads.coreName), "threads": .integer(BLASThreads.count),
-            "precision": .string(estimate.precision),
+            "precision": .string(estimate.precision), "route": .string(estimate.route.rawValue),
+            "route_reason": .string(estimate.routeReason),
+            "predicted_seconds": estimate.predictedSeconds.map { .number($0) } ?? .null,
+            "predicted_bytes": estimate.predictedBytes.map { .integer($0) } ?? .null,
+            "peak_resident_bytes": estimate.peakResidentBytes.map { .integer($0) } ?? .null,
         ]
         if estimate.dimension <= exactLimit {
             let spec = try model.spec()

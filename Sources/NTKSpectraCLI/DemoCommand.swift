@@ -30,6 +30,9 @@ public struct DemoCommand: ParsableCommand {
     @Option(name: .long, help: "Random seed (initialization, shuffling, probes).")
     public var seed: UInt64 = 0
 
+    @Option(name: .long, help: "Route of each record: auto (the cheapest predicted), dense, kernel-lanczos or matrix-free.")
+    public var route: SpectralRoute = .auto
+
     @Option(name: .long, help: "OpenBLAS threads.")
     public var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
@@ -86,6 +89,7 @@ public struct DemoCommand: ParsableCommand {
         monitorConfig.estimator.spectral.rtol = 0.01
         monitorConfig.estimator.spectral.maxApplications = 400
         monitorConfig.estimator.spectral.seed = seed &+ 1
+        monitorConfig.estimator.route = route
         let monitor = try SpectralMonitor(
             configuration: monitorConfig, probeInputs: probes.inputs, probeTargets: probes.targets,
             output: directory.appendingPathComponent("\(name).jsonl"), truncate: true)

@@ -13,6 +13,17 @@ struct DemoSummary {
 
     var overhead: Double { trainingSeconds > 0 ? monitorSeconds / trainingSeconds : 0 }
 
+    /// A record's own cost: the monitor's seconds less the time its exact validation added.
+    func recordSeconds(_ r: [String: JSONValue]) -> Double {
+        (r["monitor_seconds"]?.doubleValue ?? 0) - (r["validation_seconds"]?.doubleValue ?? 0)
+    }
+
+    var recordSecondsMedian: Double {
+        let sorted = records.map(recordSeconds).sorted()
+        guard !sorted.isEmpty else { return 0 }
+        return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+    }
+
     func series(_ key: String) -> [(x: Double, y: Double)] {
         // One point per step (a final validation record replaces an earlier one at the same step).
         var byStep: [Int: Double] = [:]
@@ -26,22 +37,24 @@ struct DemoSummary {
     /// The compact table the demo prints.
     static func table(_ summaries: [DemoSummary]) -> String {
         var lines: [String] = []
-        let header = ["network", "P", "test acc", "step", "entropy (est ± se)", "exact", "err", "in CI",
+        let header = ["network", "P", "test acc", "step", "route", "entropy (est ± se)", "exact", "err", "in CI",
                       "trace", "exact trace", "matvecs", "s/record"]
         var rows: [[String]] = []
         for s in summaries {
             let validated = s.records.filter { $0["exact_entropy"] != nil }
             for r in validated {
                 func num(_ k: String) -> Double { r[k]?.doubleValue ?? .nan }
+                // A dense-route record is the exact spectrum itself: nothing to compare.
+                let exact = r["entropy_exact"]?.boolValue ?? false
                 rows.append([
                     s.name, "\(s.parameterCount)", String(format: "%.1f%%", 100 * s.testAccuracy),
-                    "\(r["step"]?.intValue ?? 0)",
+                    "\(r["step"]?.intValue ?? 0)", r["route"]?.stringValue ?? "",
                     String(format: "%.4f ± %.4f", num("entropy"), num("entropy_stderr")),
                     String(format: "%.4f", num("exact_entropy")),
-                    String(format: "%.2f%%", 100 * num("entropy_relative_error")),
-                    (r["exact_in_interval"]?.boolValue ?? false) ? "yes" : "no",
+                    exact ? "exact" : String(format: "%.2f%%", 100 * num("entropy_relative_error")),
+                    exact ? "—" : (r["exact_in_interval"]?.boolValue ?? false) ? "yes" : "no",
                     String(format: "%.5g", num("trace")), String(format: "%.5g", num("exact_trace")),
-                    "\(r["matvecs"]?.intValue ?? 0)", String(format: "%.2f", num("monitor_seconds") - num("exact_seconds")),
+                    "\(r["matvecs"]?.intValue ?? 0)", String(format: "%.3f", s.recordSeconds(r)),
                 ])
             }
         }
@@ -60,6 +73,13 @@ struct DemoSummary {
                 format: "%d records; entropy %.3f → %.3f, trace %.4g → %.4g; training %.1f s, monitor %.1f s (overhead %.0f%% of training time)",
                 s.records.count, entropies.first?.y ?? .nan, entropies.last?.y ?? .nan,
                 traces.first?.y ?? .nan, traces.last?.y ?? .nan, s.trainingSeconds, s.monitorSeconds, 100 * s.overhead))
+            let routes = Dictionary(grouping: s.records.compactMap { $0["route"]?.stringValue }, by: { $0 })
+                .map { "\($0.key) \($0.value.count)" }.sorted().joined(separator: ", ")
+            let validation = s.records.reduce(0) { $0 + ($1["validation_seconds"]?.doubleValue ?? 0) }
+            lines.append("  " + String(
+                format: "per record: median %.3f s, max %.3f s", s.recordSecondsMedian,
+                s.records.map(s.recordSeconds).max() ?? 0)
+                + " (routes: \(routes)); " + String(format: "exact validation %.2f s in all", validation))
         }
         return lines.joined(separator: "\n")
     }

@@ -34,6 +34,12 @@ public struct EstimatorOptions: ParsableArguments {
     @Option(name: .customLong("operator"), help: "NTK product: structured (default; falls back when its cache does not fit) or jvp_vjp.")
     public var operatorChoice: NTKOperatorChoice = .structured
 
+    @Option(name: .long, help: "Route: auto (the cheapest predicted that fits --memory-budget), dense (exact eigensolve), kernel-lanczos (kernel formed once, deflated SLQ on it) or matrix-free.")
+    public var route: SpectralRoute = .auto
+
+    @Option(name: .long, help: "Memory budget of the route in MiB (default: half the physical memory, at most 8192).")
+    public var memoryBudget: Int?
+
     public init() {}
 
     public func validate() throws {
@@ -43,6 +49,9 @@ public struct EstimatorOptions: ParsableArguments {
         guard probes >= 2 else { throw ValidationError("--probes must be at least 2 (an error bar needs two), got \(probes)") }
         guard lanczosSteps >= 1 else { throw ValidationError("--lanczos-steps must be at least 1, got \(lanczosSteps)") }
         if let r = ritzTolerance, !(r > 0 && r < 1) { throw ValidationError("--ritz-tolerance must be in (0, 1), got \(r)") }
+        if let m = memoryBudget, !(1...(Int.max >> 21)).contains(m) {
+            throw ValidationError("--memory-budget must be a positive number of MiB, got \(m)")
+        }
     }
 
     func estimator(kernel: KernelOptions, seed: UInt64, conventions: SpectrumConventions = .init()) -> CollectiveVariableEstimator {
@@ -58,22 +67,27 @@ public struct EstimatorOptions: ParsableArguments {
         estimator.operatorPreference = operatorChoice
         estimator.conventions = conventions
         estimator.ritzTolerance = ritzTolerance
+        estimator.route = route
+        if let memoryBudget { estimator.memoryBudgetBytes = memoryBudget << 20 }
         return estimator
     }
 
-    /// Runs the estimator in the requested precision.
-    func run(model: ModelOptions, kernel: KernelOptions, conventions: SpectrumConventions = .init()) throws
-        -> CollectiveVariables
+    /// Runs the estimator in the requested precision, with the exact spectrum of the same
+    /// network and kernel when `exact` is true.
+    func run(model: ModelOptions, kernel: KernelOptions, conventions: SpectrumConventions = .init(),
+             exact: Bool = false) throws -> (estimate: CollectiveVariables, exact: ExactNTK.Result?)
     {
         let spec = try model.spec()
         let estimator = estimator(kernel: kernel, seed: model.seed, conventions: conventions)
         switch precision {
         case .float:
             let net = try model.network(Float.self, spec: spec)
-            return try estimator.estimate(network: net, inputs: model.inputMatrix(Float.self, inputShape: net.inputShape))
+            return try estimator.measure(network: net, inputs: model.inputMatrix(Float.self, inputShape: net.inputShape),
+                                         exact: exact)
         case .double:
             let net = try model.network(Double.self, spec: spec)
-            return try estimator.estimate(network: net, inputs: model.inputMatrix(Double.self, inputShape: net.inputShape))
+            return try estimator.measure(network: net, inputs: model.inputMatrix(Double.self, inputShape: net.inputShape),
+                                         exact: exact)
         }
     }
 }
@@ -93,7 +107,7 @@ public struct EstimateCommand: ParsableCommand {
 
     public func run() throws {
         try BLASThreads.set(ProcessInfo.processInfo.activeProcessorCount)
-        let result = try estimator.run(model: model, kernel: kernel, conventions: convention.conventions)
+        let result = try estimator.run(model: model, kernel: kernel, conventions: convention.conventions).estimate
         var fields = result.fields
         fields.merge(convention.fields) { a, _ in a }
         switch kernel.format {
@@ -118,12 +132,9 @@ public struct ValidateCommand: ParsableCommand {
 
     public func run() throws {
         try BLASThreads.set(ProcessInfo.processInfo.activeProcessorCount)
-        let estimate = try estimator.run(model: model, kernel: kernel, conventions: convention.conventions)
-        let spec = try model.spec()
-        let network = try model.network(Double.self, spec: spec)
-        let inputs = try model.inputMatrix(Double.self, inputShape: network.inputShape)
-        let exact = try ExactNTK(kind: kernel.kernel, batchSize: kernel.batchSize, conventions: convention.conventions)
-            .spectrum(network: network, inputs: inputs)
+        let (estimate, exactResult) = try estimator.run(
+            model: model, kernel: kernel, conventions: convention.conventions, exact: true)
+        guard let exact = exactResult else { throw CLIError.failed("the exact spectrum was not computed") }
         var fields = estimate.fields
         fields.merge(convention.fields) { a, _ in a }
         fields.merge(estimate.comparisonFields(exact: exact)) { _, new in new }

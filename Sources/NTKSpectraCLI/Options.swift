@@ -16,6 +16,7 @@ public enum OutputFormat: String, ExpressibleByArgument, CaseIterable, Sendable 
 
 extension KernelKind: ExpressibleByArgument {}
 extension NTKOperatorChoice: ExpressibleByArgument {}
+extension SpectralRoute: ExpressibleByArgument {}
 extension SpectrumConventions.OutputReduction: ExpressibleByArgument {}
 extension SpectrumConventions.Normalization: ExpressibleByArgument {}
 

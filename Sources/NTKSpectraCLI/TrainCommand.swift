@@ -10,6 +10,7 @@ import NTKSpectra
 public struct TrainCommand: ParsableCommand {
     public enum DatasetName: String, ExpressibleByArgument, CaseIterable {
         case digits, moons, spirals, teacher, sinusoid, npy
+        case fashionMNIST = "fashion-mnist"
     }
     public enum Family: String, ExpressibleByArgument, CaseIterable { case mlp, cnn, resnet }
     public enum OptimizerName: String, ExpressibleByArgument, CaseIterable { case sgd, adam }
@@ -28,14 +29,14 @@ public struct TrainCommand: ParsableCommand {
     @Option(name: .long, help: "Activation of the built-in family.")
     public var activation: String = "tanh"
 
-    @Option(name: .long, help: "Data set: digits (embedded), moons, spirals, teacher, sinusoid, npy.")
+    @Option(name: .long, help: "Data set: digits (embedded), moons, spirals, teacher, sinusoid, npy, fashion-mnist (Debian's dataset-fashion-mnist package: training split).")
     public var dataset: DatasetName = .digits
     @Option(name: .long, help: "With --dataset npy: inputs .npy [n, ...].")
     public var inputs: String?
     @Option(name: .long, help: "With --dataset npy: targets .npy [n, k] or labels [n].")
     public var targets: String?
-    @Option(name: .long, help: "Synthetic data set size.")
-    public var samples: Int = 1000
+    @Option(name: .long, help: "Synthetic data set size (default 1000), or the first N examples of fashion-mnist (default all 60000).")
+    public var samples: Int?
 
     @Option(name: .long, help: "Optimizer: sgd (momentum 0.9) or adam.")
     public var optimizer: OptimizerName = .sgd
@@ -50,8 +51,14 @@ public struct TrainCommand: ParsableCommand {
     @Option(name: .long, help: "Mini-batch size.")
     public var batchSize: Int = 64
 
-    @Option(name: .long, help: "Monitor every this many steps.")
-    public var monitorEvery: Int = 20
+    @Option(name: .long, help: "Monitor every this many steps (default 20; 1 with --monitor-overhead, which then chooses the steps).")
+    public var monitorEvery: Int?
+    @Option(name: .long, help: "Keep the monitor's time at most this fraction of training time, in (0, 1): scheduled records are skipped when they would exceed it (first and last step always recorded).")
+    public var monitorOverhead: Double?
+    @Option(name: .long, help: "Route of each record: auto (the cheapest predicted that fits --memory-budget), dense, kernel-lanczos or matrix-free.")
+    public var route: SpectralRoute = .auto
+    @Option(name: .long, help: "Memory budget of each record's route in MiB (default: half the physical memory, at most 8192).")
+    public var memoryBudget: Int?
     @Option(name: .long, help: "NTK products per monitor call (budget).")
     public var monitorMatvecs: Int = 400
     @Option(name: .long, help: "Probe inputs whose NTK is monitored.")
@@ -76,10 +83,16 @@ public struct TrainCommand: ParsableCommand {
         guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
         guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be positive, got \(lr)") }
-        guard monitorEvery >= 1 else { throw ValidationError("--monitor-every must be at least 1") }
+        if let monitorEvery, monitorEvery < 1 { throw ValidationError("--monitor-every must be at least 1, got \(monitorEvery)") }
+        if let f = monitorOverhead, !(f > 0 && f < 1) {
+            throw ValidationError("--monitor-overhead must be a fraction of training time in (0, 1), got \(f)")
+        }
+        if let m = memoryBudget, !(1...(Int.max >> 21)).contains(m) {
+            throw ValidationError("--memory-budget must be a positive number of MiB, got \(m)")
+        }
         guard monitorMatvecs >= 2 else { throw ValidationError("--monitor-matvecs must be at least 2") }
         guard monitorExamples >= 2 else { throw ValidationError("--monitor-examples must be at least 2") }
-        guard samples >= 4 else { throw ValidationError("--samples must be at least 4") }
+        if let samples, samples < 4 { throw ValidationError("--samples must be at least 4, got \(samples)") }
         guard ActivationFunction(rawValue: activation) != nil else {
             throw ValidationError("--activation must be one of \(ActivationFunction.allCases.map(\.rawValue).joined(separator: ", ")), got '\(activation)'")
         }
@@ -92,10 +105,11 @@ public struct TrainCommand: ParsableCommand {
     func data() throws -> Dataset<Double> {
         switch dataset {
         case .digits: return try EmbeddedDatasets.digits(as: Double.self)
-        case .moons: return try SyntheticDatasets.twoMoons(count: samples, seed: seed)
-        case .spirals: return try SyntheticDatasets.spirals(count: samples, seed: seed)
-        case .teacher: return try SyntheticDatasets.teacherStudent(count: samples, inputSize: 16, outputSize: 1, seed: seed)
-        case .sinusoid: return try SyntheticDatasets.sinusoid(count: samples, seed: seed)
+        case .moons: return try SyntheticDatasets.twoMoons(count: samples ?? 1000, seed: seed)
+        case .spirals: return try SyntheticDatasets.spirals(count: samples ?? 1000, seed: seed)
+        case .teacher: return try SyntheticDatasets.teacherStudent(count: samples ?? 1000, inputSize: 16, outputSize: 1, seed: seed)
+        case .sinusoid: return try SyntheticDatasets.sinusoid(count: samples ?? 1000, seed: seed)
+        case .fashionMNIST: return try DebianDatasets.fashionMNIST(split: .train, limit: samples, as: Double.self)
         case .npy:
             return try DatasetLoaders.npy(inputs: URL(fileURLWithPath: inputs!), labels: nil,
                                           targets: URL(fileURLWithPath: targets!), classCount: nil, name: "npy", as: Double.self)
@@ -133,12 +147,20 @@ public struct TrainCommand: ParsableCommand {
         guard network.inputSize == all.inputSize, network.outputCount == all.outputSize else {
             throw CLIError.invalidOption("model", "input size \(all.inputSize) and \(all.outputSize) outputs for data set \(dataset.rawValue), the model has \(network.inputSize) and \(network.outputCount)")
         }
-        let probes = try test.subset(Array(0..<min(monitorExamples, test.count)))
+        guard monitorExamples <= test.count else {
+            throw CLIError.invalidOption(
+                "--monitor-examples", "at most the \(test.count) held-out examples of \(all.name) (20% of \(all.count)), got \(monitorExamples)")
+        }
+        let probes = try test.subset(Array(0..<monitorExamples))
+        let monitorEvery = self.monitorEvery ?? (monitorOverhead == nil ? 20 : 1)
         let directory = URL(fileURLWithPath: output)
         var config = SpectralMonitor<Double>.Configuration()
         config.every = monitorEvery
         config.exactEvery = exactEvery
         config.maxOverheadFraction = maxOverhead
+        config.overheadBudget = monitorOverhead
+        config.estimator.route = route
+        if let memoryBudget { config.estimator.memoryBudgetBytes = memoryBudget << 20 }
         config.run = model.map { URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent } ?? family.rawValue
         config.estimator.kind = kernel
         config.estimator.spectral.maxApplications = monitorMatvecs
@@ -172,6 +194,10 @@ public struct TrainCommand: ParsableCommand {
             "monitor_overhead": .number(report.seconds > 0 ? report.callback / report.seconds : 0),
             "records_path": .string(directory.appendingPathComponent("records.jsonl").path),
             "parameter_count": .integer(network.parameterCount),
+            "monitor_skipped": .integer(monitor.skipped),
+            "monitor_overhead_budget": monitorOverhead.map { .number($0) } ?? .null,
+            "routes": .object(Dictionary(grouping: monitor.records.compactMap { $0["route"]?.stringValue }, by: { $0 })
+                .mapValues { .integer($0.count) }),
         ]
         if let accuracy = evaluation.accuracy { summary["test_accuracy"] = .number(accuracy) }
         printJSON(summary)

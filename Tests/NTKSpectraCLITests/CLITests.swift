@@ -61,7 +61,7 @@ struct CLITests {
         let (code, text, stderr) = try Self.run([
             "estimate", "--model", Self.path("mlp.json"), "--weights", Self.path("mlp.safetensors"),
             "--inputs", Self.path("mlp_inputs.npy"), "--rtol", "0.01", "--precision", precision, "--operator", op,
-            "--format", "json",
+            "--route", "matrix-free", "--format", "json",
         ])
         #expect(code == 0, "\(stderr)")
         let object = try #require((try JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any])
@@ -83,6 +83,7 @@ struct CLITests {
         let (code, text, stderr) = try Self.run([
             "validate", "--model", Self.path("cnn.json"), "--weights", Self.path("cnn.safetensors"),
             "--inputs", Self.path("cnn_inputs.npy"), "--format", "json", "--precision", "double",
+            "--route", "matrix-free",
         ])
         #expect(code == 0, "\(stderr)")
         let object = try #require((try JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any])
@@ -105,6 +106,57 @@ struct CLITests {
             let rows = try String(contentsOf: out, encoding: .utf8).split(separator: "\n")
             #expect(rows.first == "x,density" && rows.count > 100)
         }
+    }
+
+    /// Every route answers `estimate` with the route fields; `dense` is the exact spectrum and
+    /// `kernel-lanczos` lands within 1% of it.
+    @Test(arguments: ["dense", "kernel-lanczos", "auto"])
+    func routesReportThemselvesAndAgreeWithTheReference(route: String) throws {
+        let (code, text, stderr) = try Self.run([
+            "estimate", "--model", Self.path("mlp.json"), "--weights", Self.path("mlp.safetensors"),
+            "--inputs", Self.path("mlp_inputs.npy"), "--precision", "double", "--route", route, "--format", "json",
+        ])
+        #expect(code == 0, "\(stderr)")
+        let object = try #require((try JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any])
+        for key in ["route", "route_reason", "predicted_seconds", "predicted_bytes", "peak_resident_bytes"] {
+            #expect(object[key] != nil, "missing \(key)")
+        }
+        let reference = try JSONSerialization.jsonObject(
+            with: Data(contentsOf: Self.fixtures.appendingPathComponent("mlp_reference.json"))) as? [String: Any]
+        let full = try #require(reference?["full"] as? [String: Any])
+        let exactEntropy = try #require(full["entropy"] as? Double)
+        let entropy = try #require(object["entropy"] as? Double)
+        if route == "auto" {
+            #expect(["dense", "kernel-lanczos", "matrix-free"].contains(object["route"] as? String ?? ""))
+        } else {
+            #expect(object["route"] as? String == route)
+        }
+        #expect(abs(entropy - exactEntropy) <= (route == "dense" ? 1e-9 : 0.01) * exactEntropy)
+    }
+
+    @Test(arguments: [
+        ["estimate", "--model", "M", "--inputs", "x.npy", "--route", "fast"],
+        ["estimate", "--model", "M", "--inputs", "x.npy", "--memory-budget", "0"],
+        ["train", "--monitor-overhead", "0"],
+        ["train", "--monitor-overhead", "1"],
+        ["train", "--monitor-overhead", "-0.2"],
+    ])
+    func badRouteAndBudgetOptionsFailBeforeWork(arguments: [String]) throws {
+        let result = try Self.run(arguments)
+        #expect(result.code != 0 && result.stdout.isEmpty)
+        let option = arguments[arguments.count - 2]
+        #expect(result.stderr.contains(option), "\(result.stderr)")
+    }
+
+    @Test func probeSetLargerThanTheHeldOutDataIsRefusedBeforeTraining() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ntk-probes-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let result = try Self.run([
+            "train", "--dataset", "moons", "--samples", "100", "--monitor-examples", "500", "--output", directory.path,
+        ])
+        #expect(result.code != 0)
+        #expect(result.stderr.contains("--monitor-examples") && result.stderr.contains("20 held-out"), "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("records.jsonl").path))
     }
 
     @Test(arguments: [

@@ -18,6 +18,7 @@ struct CollectiveVariableEstimatorTests {
         let xD: Matrix<Double> = try EmpiricalNTKTests.inputs(60, 8, seed: 12)
         let exact = try ExactNTK().spectrum(network: netD, inputs: xD).statistics
         var estimator = CollectiveVariableEstimator()
+        estimator.route = .matrixFree
         estimator.operatorPreference = preference
         let estimate = try estimator.estimate(network: netF, inputs: xD.converted(to: Float.self))
         #expect(estimate.operatorName == preference.name)

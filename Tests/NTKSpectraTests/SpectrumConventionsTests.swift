@@ -38,6 +38,7 @@ struct SpectrumConventionsTests {
         let conventions = SpectrumConventions(normalization: .cosine)
         let exact = try ExactNTK(conventions: conventions).spectrum(network: net, inputs: x).statistics
         var estimator = CollectiveVariableEstimator()
+        estimator.route = .matrixFree
         estimator.conventions = conventions
         estimator.spectral.rtol = 0.005
         let estimate = try estimator.estimate(network: net, inputs: x)
