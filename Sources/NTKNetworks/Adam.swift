@@ -48,6 +48,10 @@ public struct Adam<Scalar: BLASScalar>: Optimizer {
         try Self.check("weightDecay", weightDecay, weightDecay >= 0, expected: "a finite value ≥ 0")
     }
 
+    // Pre-specialized: the trainer calls optimizers through the `Optimizer` protocol, and the
+    // unspecialized loop took 24% of a demo profile (more than the NTK monitor).
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public mutating func step(parameters: inout [Scalar], gradient: [Scalar]) throws {
         if stepCount == 0 { try validate() }
         try checkStep(parameters: parameters, gradient: gradient, stateCount: firstMoment.count)
