@@ -51,7 +51,7 @@ let package = Package(
                 "NTKSpectra", "NTKNetworks", "NTKDatasets", "NTKEstimation", "NTKLinearAlgebra",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
-        .executableTarget(name: "ntk-spectra", dependencies: ["NTKSpectraCLI"]),
+        .executableTarget(name: "ntk-spectra", dependencies: ["NTKSpectraCLI", "NTKLinearAlgebra"]),
         .target(
             name: "NTKDatasets", dependencies: ["NTKLinearAlgebra", "NTKCompression"],
             exclude: ["Resources/make_resources.py"],

@@ -132,7 +132,7 @@ public struct CollectiveVariableEstimator: Sendable {
         var result = exact
         result.kernel = nil
         let top = Array(exact.eigenvalues.reversed().prefix(spectral.topK).map { max($0, 0) })
-        let estimate = CollectiveVariables(
+        var estimate = CollectiveVariables(
             kind: kind, dimension: s.dimension, examples: inputs.rows, outputs: network.outputCount,
             parameterCount: network.parameterCount, trace: s.trace,
             entropy: .exact(s.entropy, confidenceLevel: c, seconds: seconds),
@@ -142,6 +142,8 @@ public struct CollectiveVariableEstimator: Sendable {
             deflationRank: 0, probes: 0, lanczosDepth: 0, operatorName: exact.route.rawValue,
             precision: Scalar.precisionName, matvecs: exact.cost.matvecs, dataPasses: exact.cost.dataPasses,
             seconds: seconds)
+        estimate.eigensolverSeconds = exact.eigensolverSeconds
+        estimate.kernelSeconds = exact.cost.seconds - exact.eigensolverSeconds
         return (estimate, result)
     }
 
@@ -150,6 +152,7 @@ public struct CollectiveVariableEstimator: Sendable {
     ) throws -> (estimate: CollectiveVariables, exact: ExactNTK.Result?) {
         let double = try Self.doubleNetwork(network)
         var (kernel, cost) = try exactNTK().conventionalKernel(network: double, inputs: inputs.converted(to: Double.self))
+        let kernelSeconds = Self.seconds(since: start)
         let n = kernel.rows
         var trace = 0.0
         for i in 0..<n { trace += kernel[i, i] }
@@ -170,7 +173,7 @@ public struct CollectiveVariableEstimator: Sendable {
             }
         }
         let seconds = Self.seconds(since: start)
-        let estimate = CollectiveVariables(
+        var estimate = CollectiveVariables(
             kind: kind, dimension: n, examples: inputs.rows, outputs: network.outputCount,
             parameterCount: network.parameterCount, trace: trace, entropy: report.entropy,
             effectiveRank: report.effectiveRank, participationRatio: report.participationRatio,
@@ -179,6 +182,7 @@ public struct CollectiveVariableEstimator: Sendable {
             lanczosDepth: report.lanczosDepth, operatorName: "dense_kernel",
             precision: Scalar.precisionName, matvecs: report.applications, dataPasses: cost.dataPasses,
             seconds: seconds)
+        estimate.kernelSeconds = kernelSeconds
         guard exact else { return (estimate, nil) }
         let exactStart = DispatchTime.now().uptimeNanoseconds
         var kernelCost = cost

@@ -40,6 +40,10 @@ public struct CollectiveVariables: Sendable {
     public var predictedBytes: Int? = nil
     /// The process's peak resident memory when the result was assembled (Linux `VmHWM`).
     public var peakResidentBytes: Int? = ResidentMemory.peakBytes()
+    /// Seconds spent forming the dense kernel (dense and kernel-Lanczos routes) and in the
+    /// eigensolver (dense route); nil where the route did neither.
+    public var kernelSeconds: Double? = nil
+    public var eigensolverSeconds: Double? = nil
     /// Whether the entropy is exact (dense route) rather than a Monte Carlo estimate.
     public var entropyIsExact: Bool { route == .dense }
 
@@ -127,6 +131,8 @@ public struct CollectiveVariables: Sendable {
         f["predicted_bytes"] = predictedBytes.map { .integer($0) } ?? .null
         f["peak_resident_bytes"] = peakResidentBytes.map { .integer($0) } ?? .null
         f["entropy_exact"] = .bool(entropyIsExact)
+        if let kernelSeconds { f["kernel_seconds"] = .number(kernelSeconds) }
+        if let eigensolverSeconds { f["eigensolver_seconds"] = .number(eigensolverSeconds) }
         f["kernel_precision"] = .string(kernelPrecision)
         f["top_eigenvalues_trace_share"] = .number(topTraceShare)
         f["spectrum_kind"] = .string(topTraceShare >= 0.3 ? "dominant_modes" : "spread")
