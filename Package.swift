@@ -69,7 +69,7 @@ let package = Package(
             name: "NTKSpectraTests",
             dependencies: ["NTKSpectra", "NTKNetworks", "NTKLinearAlgebra", "NTKEstimation", "NTKDatasets"],
             resources: [.copy("Fixtures")]),
-        .testTarget(name: "NTKSpectraCLITests", dependencies: ["NTKSpectraCLI", "NTKLinearAlgebra"]),
+        .testTarget(name: "NTKSpectraCLITests", dependencies: ["NTKSpectraCLI", "NTKLinearAlgebra", "NTKEstimation"]),
         .testTarget(
             name: "NTKDatasetsTests", dependencies: ["NTKDatasets", "NTKLinearAlgebra", "NTKCompression"],
             exclude: ["Fixtures/make_idx_gz_fixtures.py"],

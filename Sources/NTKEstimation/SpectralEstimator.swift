@@ -66,6 +66,8 @@ public struct SpectralEstimator: Sendable {
         public var distribution: ProbeDistribution = .rademacher
         /// Relative clip threshold (× λ_max); nil means N·ε.
         public var clipThreshold: Double? = nil
+        /// Called after each pilot run and each complement round (nil: silent).
+        public var progress: EstimationProgressHandler? = nil
 
         public init() {}
 
@@ -226,6 +228,8 @@ public struct SpectralEstimator: Sendable {
             var start = Matrix<Double>(rows: config.deflationProbes, columns: n)
             config.distribution.fill(&start, using: &generator)
             var runs = try pilot.decompose(counted, start: start)
+            config.progress?(EstimationProgress(phase: .pilot, applications: counted.cost.applications,
+                                                seconds: (clock.now - started).seconds))
             var pairs = try RitzPairs(union: runs)
             // Adaptive deflation rank: add one (deeper) pilot run at a time while a Ritz value above
             // deflationFloor·θ_max is still unconverged and the previous run added converged pairs.
@@ -255,6 +259,8 @@ public struct SpectralEstimator: Sendable {
                 var deeper = pilot
                 deeper.steps = depth
                 runs += try deeper.decompose(counted, start: extra)
+                config.progress?(EstimationProgress(phase: .pilot, applications: counted.cost.applications,
+                                                    seconds: (clock.now - started).seconds))
                 pairs = try RitzPairs(union: runs)
                 let grown = pairs.converged(relativeTolerance: config.ritzTolerance).count
                 if grown <= convergedCount { break }
@@ -361,6 +367,12 @@ public struct SpectralEstimator: Sendable {
             report = r
             if r.trace.value > 0 { reference = (r.trace.value, r.entropy.value) }
             let seconds = (clock.now - started).seconds
+            if let progress = config.progress {
+                let width = r.entropy.value != 0 ? (r.entropy.upper - r.entropy.lower) / 2 / abs(r.entropy.value) : nil
+                progress(EstimationProgress(
+                    phase: .complement, applications: counted.cost.applications, probes: r.probes,
+                    entropy: r.entropy.value, relativeHalfWidth: width, target: config.rtol, seconds: seconds))
+            }
             if rule.isSatisfied(by: .init(estimate: r.entropy, applications: counted.cost.applications,
                                           seconds: seconds)) { break }
         }

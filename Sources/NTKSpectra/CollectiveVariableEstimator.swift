@@ -68,6 +68,24 @@ public struct CollectiveVariableEstimator: Sendable {
     ) throws -> (estimate: CollectiveVariables, exact: ExactNTK.Result?) {
         let start = DispatchTime.now().uptimeNanoseconds
         let plan = try plan(network: network, examples: inputs.rows)
+        var estimator = self
+        if let progress = spectral.progress {
+            let route = plan.route.rawValue
+            estimator.spectral.progress = { p in
+                var p = p
+                p.context = route
+                progress(p)
+            }
+            estimator.spectral.progress?(EstimationProgress(
+                phase: plan.route == .matrixFree ? .pilot : .kernel, seconds: Self.seconds(since: start)))
+        }
+        return try estimator.run(plan: plan, network: network, inputs: inputs, targets: targets, exact: exact, start: start)
+    }
+
+    func run<Scalar: BLASScalar>(
+        plan: RoutePlanner.Plan, network: Network<Scalar>, inputs: Matrix<Scalar>, targets: Matrix<Double>?, exact: Bool,
+        start: UInt64
+    ) throws -> (estimate: CollectiveVariables, exact: ExactNTK.Result?) {
         var result: (estimate: CollectiveVariables, exact: ExactNTK.Result?)
         switch plan.route {
         case .dense:

@@ -41,8 +41,8 @@ public struct BenchMatvecCommand: ParsableCommand {
     public var kernel: KernelKind = .full
     @Option(name: .long, help: "Output format.")
     public var format: OutputFormat = .json
-    @Option(name: .customLong("operator"), help: "NTK product: structured or jvp_vjp.")
-    public var operatorChoice: NTKOperatorChoice = .jvpVJP
+    @Option(name: .customLong("operator"), help: "NTK product: structured (the default, as for estimate) or jvp_vjp.")
+    public var operatorChoice: NTKOperatorChoice = .structured
 
     public init() {}
 

@@ -40,6 +40,9 @@ public struct EstimatorOptions: ParsableArguments {
     @Option(name: .long, help: "Memory budget of the route in MiB (default: half the physical memory, at most 8192).")
     public var memoryBudget: Int?
 
+    @Flag(name: .long, help: "No progress line on stderr (shown after 2 s: live on a terminal, every 5 s otherwise).")
+    public var quiet = false
+
     public init() {}
 
     public func validate() throws {
@@ -75,10 +78,13 @@ public struct EstimatorOptions: ParsableArguments {
     /// Runs the estimator in the requested precision, with the exact spectrum of the same
     /// network and kernel when `exact` is true.
     func run(model: ModelOptions, kernel: KernelOptions, conventions: SpectrumConventions = .init(),
-             exact: Bool = false) throws -> (estimate: CollectiveVariables, exact: ExactNTK.Result?)
+             exact: Bool = false, command: String = "estimate") throws -> (estimate: CollectiveVariables, exact: ExactNTK.Result?)
     {
         let spec = try model.spec()
-        let estimator = estimator(kernel: kernel, seed: model.seed, conventions: conventions)
+        var estimator = estimator(kernel: kernel, seed: model.seed, conventions: conventions)
+        let line = ProgressLine(command: command, minimumProbes: estimator.spectral.minProbes)
+        if !quiet { estimator.spectral.progress = line.handler }
+        defer { line.finish() }
         switch precision {
         case .float:
             let net = try model.network(Float.self, spec: spec)
@@ -133,7 +139,7 @@ public struct ValidateCommand: ParsableCommand {
     public func run() throws {
         try BLASThreads.set(ProcessInfo.processInfo.activeProcessorCount)
         let (estimate, exactResult) = try estimator.run(
-            model: model, kernel: kernel, conventions: convention.conventions, exact: true)
+            model: model, kernel: kernel, conventions: convention.conventions, exact: true, command: "validate")
         guard let exact = exactResult else { throw CLIError.failed("the exact spectrum was not computed") }
         var fields = estimate.fields
         fields.merge(convention.fields) { a, _ in a }

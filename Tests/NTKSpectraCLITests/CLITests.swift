@@ -1,4 +1,5 @@
 import Foundation
+import NTKEstimation
 import NTKLinearAlgebra
 import Testing
 @testable import NTKSpectraCLI
@@ -115,6 +116,7 @@ struct CLITests {
         let (code, text, stderr) = try Self.run([
             "estimate", "--model", Self.path("mlp.json"), "--weights", Self.path("mlp.safetensors"),
             "--inputs", Self.path("mlp_inputs.npy"), "--precision", "double", "--route", route, "--format", "json",
+            "--quiet",
         ])
         #expect(code == 0, "\(stderr)")
         let object = try #require((try JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any])
@@ -146,6 +148,22 @@ struct CLITests {
         #expect(result.code != 0 && result.stdout.isEmpty)
         let option = arguments[arguments.count - 2]
         #expect(result.stderr.contains(option), "\(result.stderr)")
+    }
+
+    @Test func progressLineNamesRoutePhaseAndETA() throws {
+        let line = ProgressLine(command: "estimate", minimumProbes: 8, live: false)
+        var p = EstimationProgress(phase: .complement, applications: 200, probes: 4, entropy: 4.47,
+                                   relativeHalfWidth: 0.02, target: 0.01, seconds: 10)
+        p.context = "matrix-free"
+        let text = line.line(p, complementStart: (120, 6))
+        #expect(text.hasPrefix("estimate: route matrix-free, probes"), "\(text)")
+        #expect(text.contains("200 matvecs") && text.contains("4 probes") && text.contains("± 2.00%"))
+        // 4 probes at 2% need 16 for 1% (1/√probes): 12 more at the 1 s per probe measured so far.
+        #expect(p.secondsLeft(minimumProbes: 8, complementStart: (120, 6)) == 12)
+        #expect(text.hasSuffix("ETA 12 s"), "\(text)")
+        // The pilot has no ETA yet.
+        #expect(EstimationProgress(phase: .pilot, applications: 120, seconds: 5)
+            .secondsLeft(minimumProbes: 8, complementStart: (0, 0)) == nil)
     }
 
     @Test func probeSetLargerThanTheHeldOutDataIsRefusedBeforeTraining() throws {

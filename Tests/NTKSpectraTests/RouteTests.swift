@@ -167,3 +167,14 @@ struct RouteTests {
         }
     }
 }
+
+@Suite("Resident memory")
+struct ResidentMemoryTests {
+    @Test func peakIsAtLeastCurrentAndAtLeastALiveBuffer() throws {
+        let buffer = [Double](repeating: 1, count: 4 << 20)   // 32 MiB, touched
+        // Current first: the high-water mark read afterwards can only be larger.
+        let current = try #require(ResidentMemory.currentBytes())
+        let peak = try #require(ResidentMemory.peakBytes())
+        #expect(peak >= current && current >= buffer.count * 8)
+    }
+}
