@@ -23,7 +23,13 @@ import NTKNetworks
 ///   entropy lies inside the reported interval (`validation_seconds`: the extra time).
 /// - Durability: each record is one `write(2)` of a complete line (`JSONLinesWriter`), so a
 ///   process killed at any moment keeps every record written so far; reopening resumes.
-public final class SpectralMonitor<Scalar: BLASScalar>: TrainingCallback {
+/// - Asynchronous records (`asynchronous`): a record runs on a snapshot of the parameters on
+///   the monitor's own thread while training continues; at most one record is in flight (a
+///   step scheduled while one runs is skipped and counted), records stay in step order and
+///   each is written whole; the last step's record waits for the one in flight. The OpenBLAS
+///   thread count is process-wide: the caller splits it (the tool sets one thread each for
+///   training and monitor on 2 cores and reports it).
+public final class SpectralMonitor<Scalar: BLASScalar>: TrainingCallback, @unchecked Sendable {
     public struct Configuration: Sendable {
         /// Measure every this many optimizer steps (and at steps 0 and the last).
         public var every: Int = 10
@@ -37,6 +43,8 @@ public final class SpectralMonitor<Scalar: BLASScalar>: TrainingCallback {
         /// a scheduled call is skipped when the monitor time plus the predicted cost of the
         /// record (mean of the records so far) would exceed it.
         public var overheadBudget: Double? = nil
+        /// Run records on the monitor's own thread while training continues.
+        public var asynchronous: Bool = false
         /// A name written into every record (e.g. the network's name).
         public var run: String = "run"
         public init() {}
@@ -46,15 +54,39 @@ public final class SpectralMonitor<Scalar: BLASScalar>: TrainingCallback {
     public let probeInputs: Matrix<Scalar>
     public let probeTargets: Matrix<Double>?
     public let writer: JSONLinesWriter?
+
+    /// What the training thread and the monitor's thread share, under `lock`.
+    private struct State {
+        var records: [[String: JSONValue]] = []
+        var seconds: Double = 0
+        var skipped = 0
+        var busySkipped = 0
+        var overheadShare: Double? = nil
+        var calls = 0
+        var lastScheduledStep = -1
+        var inFlight = false
+        var failure: (any Error)? = nil
+    }
+    private var state = State()
+    private let lock = NSLock()
+    private let queue = DispatchQueue(label: "NTKSpectra.SpectralMonitor")
+    private let group = DispatchGroup()
+
+    private func locked<T>(_ body: (inout State) throws -> T) rethrows -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body(&state)
+    }
+
     /// Every record written by this monitor, in order.
-    public private(set) var records: [[String: JSONValue]] = []
+    public var records: [[String: JSONValue]] { locked { $0.records } }
     /// Seconds spent measuring (estimates and exact checks).
-    public private(set) var seconds: Double = 0
-    public private(set) var skipped = 0
+    public var seconds: Double { locked { $0.seconds } }
+    /// Scheduled steps not recorded: by the overhead rules, and (asynchronous) while a record was in flight.
+    public var skipped: Int { locked { $0.skipped } }
+    public var skippedWhileBusy: Int { locked { $0.busySkipped } }
     /// The monitor's time as a fraction of the training time it watched (nil before training).
-    public private(set) var overheadShare: Double? = nil
-    private var calls = 0
-    private var lastRecordedStep = -1
+    public var overheadShare: Double? { locked { $0.overheadShare } }
 
     /// - Parameters:
     ///   - probeInputs: the fixed inputs whose NTK is measured (n × inputSize).
@@ -81,40 +113,70 @@ public final class SpectralMonitor<Scalar: BLASScalar>: TrainingCallback {
     }
 
     public func trainingDidBegin(_ context: TrainingContext<Scalar>) throws -> TrainingDecision {
-        try measure(context, final: false)
+        try schedule(context, final: false)
         return .continue
     }
 
     public func stepDidEnd(_ context: TrainingContext<Scalar>) throws -> TrainingDecision {
+        try rethrowFailure()
         guard context.step % configuration.every == 0 else { return .continue }
-        if let f = configuration.maxOverheadFraction, context.callbackSeconds > f * context.trainingSeconds {
-            skipped += 1
-            return .continue
+        let skip: Bool = locked { s in
+            var skip = false
+            if let f = configuration.maxOverheadFraction, context.callbackSeconds > f * context.trainingSeconds { skip = true }
+            if let f = configuration.overheadBudget, s.calls > 0, !s.records.isEmpty,
+               s.seconds + s.seconds / Double(s.records.count) > f * context.trainingSeconds { skip = true }
+            if skip { s.skipped += 1 }
+            return skip
         }
-        if let f = configuration.overheadBudget, calls > 0,
-           seconds + seconds / Double(calls) > f * context.trainingSeconds {
-            skipped += 1
-            return .continue
-        }
-        try measure(context, final: false)
+        if !skip { try schedule(context, final: false) }
         return .continue
     }
 
     public func trainingDidEnd(_ context: TrainingContext<Scalar>) throws {
-        defer { overheadShare = context.trainingSeconds > 0 ? seconds / context.trainingSeconds : nil }
-        if context.step != lastRecordedStep { try measure(context, final: true) }
-        else if configuration.validateEnds, let last = records.last, last["exact_entropy"] == nil {
+        group.wait()
+        try rethrowFailure()
+        defer { locked { $0.overheadShare = context.trainingSeconds > 0 ? $0.seconds / context.trainingSeconds : nil } }
+        let (lastStep, lastValidated) = locked { s in (s.lastScheduledStep, s.records.last?["exact_entropy"] != nil) }
+        if context.step != lastStep {
+            try measure(context, callIndex: locked { s in s.calls += 1; s.lastScheduledStep = context.step; return s.calls - 1 },
+                        final: true)
+        } else if configuration.validateEnds, !lastValidated {
             // The last step was measured without validation: validate it now.
-            try measure(context, final: true, replaceLast: true)
+            try measure(context, callIndex: locked { $0.calls - 1 }, final: true, replaceLast: true)
+        }
+    }
+
+    private func rethrowFailure() throws {
+        if let failure = locked({ $0.failure }) { throw failure }
+    }
+
+    /// Runs a measurement now, or (asynchronous) on the monitor's thread unless one is in flight.
+    private func schedule(_ context: TrainingContext<Scalar>, final: Bool) throws {
+        guard configuration.asynchronous else {
+            let index = locked { s in s.calls += 1; s.lastScheduledStep = context.step; return s.calls - 1 }
+            try measure(context, callIndex: index, final: final)
+            return
+        }
+        let index: Int? = locked { s in
+            if s.inFlight { s.busySkipped += 1; s.skipped += 1; return nil }
+            s.inFlight = true
+            s.calls += 1
+            s.lastScheduledStep = context.step
+            return s.calls - 1
+        }
+        guard let index else { return }
+        // `context` holds its own copy of the parameters (copy-on-write from the next step on).
+        queue.async(group: group) { [self] in
+            do { try measure(context, callIndex: index, final: final) } catch { locked { $0.failure = error } }
+            locked { $0.inFlight = false }
         }
     }
 
     /// One measurement at the context's parameters.
-    func measure(_ context: TrainingContext<Scalar>, final: Bool, replaceLast: Bool = false) throws {
+    func measure(_ context: TrainingContext<Scalar>, callIndex: Int, final: Bool, replaceLast: Bool = false) throws {
         let start = DispatchTime.now().uptimeNanoseconds
-        defer { seconds += Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9 }
-        let validate = (configuration.validateEnds && (calls == 0 || final))
-            || (configuration.exactEvery.map { calls % $0 == 0 } ?? false)
+        let validate = (configuration.validateEnds && (callIndex == 0 || final))
+            || (configuration.exactEvery.map { callIndex % $0 == 0 } ?? false)
         let (estimate, exact) = try configuration.estimator.measure(
             network: context.network, inputs: probeInputs, targets: probeTargets, exact: validate)
         var record = estimate.fields
@@ -129,10 +191,12 @@ public final class SpectralMonitor<Scalar: BLASScalar>: TrainingCallback {
         let total = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
         record["monitor_seconds"] = .number(total)
         record["validation_seconds"] = .number(exact == nil ? 0 : max(0, total - estimate.seconds))
-        if replaceLast, !records.isEmpty { records.removeLast() }
-        try writer?.append(record)
-        records.append(record)
-        calls += 1
-        lastRecordedStep = context.step
+        record["asynchronous"] = .bool(configuration.asynchronous)
+        try locked { s in
+            if replaceLast, !s.records.isEmpty { s.records.removeLast() }
+            try writer?.append(record)
+            s.records.append(record)
+            s.seconds += total
+        }
     }
 }

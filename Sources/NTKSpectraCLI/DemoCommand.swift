@@ -33,6 +33,9 @@ public struct DemoCommand: ParsableCommand {
     @Option(name: .long, help: "Route of each record: auto (the cheapest predicted), dense, kernel-lanczos or matrix-free.")
     public var route: SpectralRoute = .auto
 
+    @Flag(name: .long, help: "Asynchronous records: each on a parameter snapshot in the monitor's thread while training continues (OpenBLAS threads split between the two).")
+    public var monitorAsync = false
+
     @Option(name: .long, help: "OpenBLAS threads.")
     public var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
@@ -48,7 +51,7 @@ public struct DemoCommand: ParsableCommand {
     }
 
     public func run() throws {
-        try BLASThreads.set(threads)
+        try BLASThreads.set(monitorAsync ? max(1, threads / 2) : threads)
         let started = DispatchTime.now().uptimeNanoseconds
         let directory = URL(fileURLWithPath: output)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -90,18 +93,22 @@ public struct DemoCommand: ParsableCommand {
         monitorConfig.estimator.spectral.maxApplications = 400
         monitorConfig.estimator.spectral.seed = seed &+ 1
         monitorConfig.estimator.route = route
+        monitorConfig.asynchronous = monitorAsync
         let monitor = try SpectralMonitor(
             configuration: monitorConfig, probeInputs: probes.inputs, probeTargets: probes.targets,
             output: directory.appendingPathComponent("\(name).jsonl"), truncate: true)
         let steps = trainer.epochs * ((train.count + 63) / 64)
         progress("demo: training \(name) MLP 64-\(hidden.map(String.init).joined(separator: "-"))-10 tanh (P = \(network.parameterCount)), \(steps) SGD steps, monitor every \(every)")
         let reporter = ProgressReporter<Double>(name: name, totalSteps: steps, monitor: monitor)
+        let started = DispatchTime.now().uptimeNanoseconds
         let report = try trainer.train(network: &network, inputs: train.inputs, targets: train.targets,
                                        callbacks: [monitor, reporter])
+        let wall = Double(DispatchTime.now().uptimeNanoseconds - started) * 1e-9
         let evaluation = try trainer.evaluate(network: network, inputs: test.inputs, targets: test.targets)
         return DemoSummary(name: name, hidden: hidden, parameterCount: network.parameterCount,
                            records: monitor.records, testAccuracy: evaluation.accuracy ?? 0,
-                           trainingSeconds: report.trainingSeconds, monitorSeconds: report.callbackSeconds)
+                           trainingSeconds: report.trainingSeconds, monitorSeconds: monitor.seconds,
+                           wallSeconds: wall, asynchronous: monitorAsync)
     }
 }
 

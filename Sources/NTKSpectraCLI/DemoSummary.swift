@@ -10,6 +10,10 @@ struct DemoSummary {
     var testAccuracy: Double
     var trainingSeconds: Double
     var monitorSeconds: Double
+    /// Wall-clock seconds of training with the monitor attached, and whether records ran on
+    /// the monitor's own thread.
+    var wallSeconds: Double = 0
+    var asynchronous = false
 
     var overhead: Double { trainingSeconds > 0 ? monitorSeconds / trainingSeconds : 0 }
 
@@ -79,7 +83,12 @@ struct DemoSummary {
             lines.append("  " + String(
                 format: "per record: median %.3f s, max %.3f s", s.recordSecondsMedian,
                 s.records.map(s.recordSeconds).max() ?? 0)
-                + " (routes: \(routes)); " + String(format: "exact validation %.2f s in all", validation))
+                + " (routes: \(routes)); " + String(format: "exact validation %.2f s in all; wall %.1f s%@", validation,
+                                                          s.wallSeconds, ""))
+            if s.asynchronous {
+                lines.append("  " + String(format: "asynchronous: records ran beside training; wall %.1f s for %.1f s of training and %.1f s of monitor work",
+                                          s.wallSeconds, s.trainingSeconds, s.monitorSeconds))
+            }
         }
         return lines.joined(separator: "\n")
     }

@@ -55,6 +55,8 @@ public struct TrainCommand: ParsableCommand {
     public var monitorEvery: Int?
     @Option(name: .long, help: "Keep the monitor's time at most this fraction of training time, in (0, 1): scheduled records are skipped when they would exceed it (first and last step always recorded).")
     public var monitorOverhead: Double?
+    @Flag(name: .long, help: "Run each record on a snapshot of the parameters in the monitor's own thread while training continues (OpenBLAS: one thread each for training and monitor).")
+    public var monitorAsync = false
     @Option(name: .long, help: "Route of each record: auto (the cheapest predicted that fits --memory-budget), dense, kernel-lanczos or matrix-free.")
     public var route: SpectralRoute = .auto
     @Option(name: .long, help: "Memory budget of each record's route in MiB (default: half the physical memory, at most 8192).")
@@ -140,7 +142,11 @@ public struct TrainCommand: ParsableCommand {
     }
 
     public func run() throws {
-        try BLASThreads.set(ProcessInfo.processInfo.activeProcessorCount)
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        // Asynchronous records share the cores with training: OpenBLAS's thread count is
+        // process-wide, so each side gets cores/2 (at least one).
+        let blasThreads = monitorAsync ? max(1, cores / 2) : cores
+        try BLASThreads.set(blasThreads)
         let all = try data()
         let (train, test) = try all.split(trainFraction: 0.8, seed: seed)
         var network = try network(for: all)
@@ -159,6 +165,7 @@ public struct TrainCommand: ParsableCommand {
         config.exactEvery = exactEvery
         config.maxOverheadFraction = maxOverhead
         config.overheadBudget = monitorOverhead
+        config.asynchronous = monitorAsync
         config.estimator.route = route
         if let memoryBudget { config.estimator.memoryBudgetBytes = memoryBudget << 20 }
         config.run = model.map { URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent } ?? family.rawValue
@@ -195,6 +202,11 @@ public struct TrainCommand: ParsableCommand {
             "records_path": .string(directory.appendingPathComponent("records.jsonl").path),
             "parameter_count": .integer(network.parameterCount),
             "monitor_skipped": .integer(monitor.skipped),
+            "monitor_skipped_busy": .integer(monitor.skippedWhileBusy),
+            "monitor_async": .bool(monitorAsync),
+            "blas_threads_training": .integer(blasThreads),
+            "blas_threads_monitor": .integer(blasThreads),
+            "openblas_core": .string(BLASThreads.coreName),
             "monitor_overhead_budget": monitorOverhead.map { .number($0) } ?? .null,
             "routes": .object(Dictionary(grouping: monitor.records.compactMap { $0["route"]?.stringValue }, by: { $0 })
                 .mapValues { .integer($0.count) }),
