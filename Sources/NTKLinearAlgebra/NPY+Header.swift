@@ -112,8 +112,20 @@ private struct LiteralParser {
         if peek() != nil { throw fail("unexpected text after the dictionary") }
     }
 
+    /// Deepest nesting of tuples, lists and dictionaries accepted (NumPy writes depth 2).
+    static let maximumDepth = 16
+    /// Current nesting; the recursion below never goes deeper than `maximumDepth`.
+    var depth = 0
+
     mutating func parseValue() throws(NPYError) -> NPY.Literal {
         guard let c = peek() else { throw fail("unexpected end of header") }
+        if c == "(" || c == "[" || c == "{" {
+            guard depth < Self.maximumDepth else {
+                throw fail("nesting deeper than \(Self.maximumDepth) levels (a .npy header is a flat dictionary)")
+            }
+            depth += 1
+        }
+        defer { if c == "(" || c == "[" || c == "{" { depth -= 1 } }
         switch c {
         case "'", "\"": return .string(try parseString())
         case "(":

@@ -27,6 +27,10 @@ public enum NPY {
     /// The six magic bytes every `.npy` file starts with.
     static let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]
 
+    /// The longest header accepted: 1 MiB (NumPy writes ~128 bytes; its own reader refuses more
+    /// than 10 000 unless told otherwise). A longer length field is a corrupt file.
+    public static let maximumHeaderLength = 1 << 20
+
     /// The product of `shape`, or `nil` if a dimension is negative or the product overflows.
     static func elementCount(_ shape: [Int]) -> Int? {
         var count = 1
@@ -76,6 +80,10 @@ public enum NPY {
         }
         var headerLength = 0
         for k in 0..<lengthFieldSize { headerLength |= Int(bytes[8 + k]) << (8 * k) }
+        guard headerLength <= maximumHeaderLength else {
+            throw .malformedHeader(
+                file: source, reason: "header length \(headerLength) bytes exceeds the limit of \(maximumHeaderLength) bytes")
+        }
         let dataStart = headerStart + headerLength
         guard bytes.count >= dataStart else {
             throw .truncated(file: source, expectedBytes: dataStart, actualBytes: bytes.count)

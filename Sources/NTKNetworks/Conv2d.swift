@@ -50,12 +50,25 @@ public struct Conv2d<Scalar: BLASScalar>: Layer {
         else {
             throw fail("kernel_size", "\(outChannels) × \(inChannels) × \(kernelSize) weights overflow the integer range")
         }
-        let outH = (inputHeight + 2 * padding.0 - kernelSize.0) / stride.0 + 1
-        let outW = (inputWidth + 2 * padding.1 - kernelSize.1) / stride.1 + 1
-        guard inputHeight > 0, inputWidth > 0, inputHeight + 2 * padding.0 >= kernelSize.0,
-            inputWidth + 2 * padding.1 >= kernelSize.1
+        guard !patch.multipliedReportingOverflow(by: outChannels).0.addingReportingOverflow(outChannels).overflow else {
+            throw fail("out_channels", "\(outChannels) × \(patch) weights and \(outChannels) biases overflow the integer range")
+        }
+        // Padded sizes H + 2p, checked: a huge padding is an error, not a trap.
+        guard let paddedH = SizeLimit.sum([inputHeight, padding.0, padding.0]),
+            let paddedW = SizeLimit.sum([inputWidth, padding.1, padding.1])
         else {
+            throw fail("padding", "got \(padding): the padded input \(inputHeight)×\(inputWidth) overflows the integer range")
+        }
+        guard inputHeight > 0, inputWidth > 0, paddedH >= kernelSize.0, paddedW >= kernelSize.1 else {
             throw fail("kernel_size", "kernel \(kernelSize) does not fit the padded input \(inputHeight)×\(inputWidth) (padding \(padding))")
+        }
+        let outH = (paddedH - kernelSize.0) / stride.0 + 1
+        let outW = (paddedW - kernelSize.1) / stride.1 + 1
+        guard let outputCount = SizeLimit.product([outChannels, outH, outW]),
+            SizeLimit.product([inChannels, inputHeight, inputWidth]) != nil, SizeLimit.product([outputCount, 2]) != nil,
+            SizeLimit.product([patch, outH, outW]) != nil
+        else {
+            throw fail("padding", "the output \(outChannels) × \(outH) × \(outW) (padding \(padding), stride \(stride)) overflows the integer range")
         }
         self.inChannels = inChannels
         self.outChannels = outChannels

@@ -40,6 +40,13 @@ public struct GraphConvolution<Scalar: BLASScalar>: Layer {
         for (field, value) in [("in_channels", inFeatures), ("out_channels", outFeatures)] where value <= 0 {
             throw NetworkError.invalidLayer(layer: "gcn", field: field, message: "got \(value), expected a positive size")
         }
+        guard SizeLimit.product([inFeatures, outFeatures]).flatMap({ SizeLimit.sum([$0, outFeatures]) }) != nil,
+            SizeLimit.product([adjacency.nodes, max(inFeatures, outFeatures)]) != nil
+        else {
+            throw NetworkError.invalidLayer(
+                layer: "gcn", field: "out_features",
+                message: "\(inFeatures) × \(outFeatures) weights (or \(adjacency.nodes) nodes of them) overflow the integer range")
+        }
         inputShape = [adjacency.nodes, inFeatures]
         outputShape = [adjacency.nodes, outFeatures]
         self.adjacency = adjacency

@@ -39,6 +39,9 @@ public struct Linear<Scalar: BLASScalar>: Layer {
         guard !inFeatures.multipliedReportingOverflow(by: outFeatures).overflow else {
             throw NetworkError.invalidLayer(layer: "linear", field: "out_features", message: "\(inFeatures) × \(outFeatures) weights overflow the integer range")
         }
+        guard !(inFeatures * outFeatures).addingReportingOverflow(outFeatures).overflow else {
+            throw NetworkError.invalidLayer(layer: "linear", field: "out_features", message: "\(inFeatures) × \(outFeatures) weights and \(outFeatures) biases overflow the integer range")
+        }
         guard leadingShape.allSatisfy({ $0 > 0 }) else {
             throw NetworkError.invalidLayer(layer: "linear", field: "input_shape", message: "got leading dimensions \(leadingShape), expected positive sizes")
         }
@@ -48,6 +51,9 @@ public struct Linear<Scalar: BLASScalar>: Layer {
         guard outFeatures > 0 else {
             throw NetworkError.invalidLayer(layer: "linear", field: "out_features", message: "got \(outFeatures), expected a positive size")
         }
+        guard let rows = SizeLimit.product(leadingShape), SizeLimit.product([rows, max(inFeatures, outFeatures)]) != nil else {
+            throw NetworkError.invalidLayer(layer: "linear", field: "input_shape", message: "leading dimensions \(leadingShape) × \(max(inFeatures, outFeatures)) features overflow the integer range")
+        }
         self.inFeatures = inFeatures
         self.outFeatures = outFeatures
         self.hasBias = bias
@@ -55,7 +61,7 @@ public struct Linear<Scalar: BLASScalar>: Layer {
         self.leadingShape = leadingShape
         self.inputShape = leadingShape + [inFeatures]
         self.outputShape = leadingShape + [outFeatures]
-        self.rows = leadingShape.reduce(1, *)
+        self.rows = rows
         let m = parameterization.multipliers(fanIn: inFeatures)
         weightMultiplier = Scalar(m.weight)
         biasMultiplier = Scalar(m.bias)

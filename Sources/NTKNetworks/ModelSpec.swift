@@ -37,6 +37,14 @@ public struct ModelSpec: Sendable, Hashable {
         for (index, spec) in specs.enumerated() {
             let layer: any Layer<Scalar> = try spec.makeLayer(
                 inputShape: shape, parameterization: parameterization, path: "\(pathPrefix)\(index)")
+            // Every layer checks its own arithmetic; its output must also fit one example's memory.
+            do {
+                try SizeLimit.checkAllocation(
+                    "its output shape \(layer.outputShape)", count: SizeLimit.product(layer.outputShape),
+                    bytesPerElement: MemoryLayout<Scalar>.size, elementName: "\(Scalar.precisionName) values per example")
+            } catch {
+                throw NetworkError.invalidLayer(layer: "\(pathPrefix)\(index) (\(spec.typeName))", field: "output_shape", message: error.description)
+            }
             layers.append(layer)
             shape = layer.outputShape
         }
@@ -49,15 +57,32 @@ public struct ModelSpec: Sendable, Hashable {
         guard !inputShape.isEmpty, inputShape.allSatisfy({ $0 > 0 }) else {
             throw NetworkError.invalidLayer(layer: "model", field: "input_shape", message: "got \(inputShape), expected positive sizes")
         }
+        guard SizeLimit.product(inputShape) != nil else {
+            throw NetworkError.invalidLayer(
+                layer: "model", field: "input_shape", message: "got \(inputShape), whose product overflows the integer range")
+        }
         let body: Sequential<Scalar> = try Self.makeSequential(
             layers, inputShape: inputShape, parameterization: parameterization, pathPrefix: "")
+        do {
+            try SizeLimit.checkAllocation(
+                "one example of input_shape \(inputShape)", count: SizeLimit.product(inputShape),
+                bytesPerElement: MemoryLayout<Scalar>.size, elementName: "\(Scalar.precisionName) values")
+        } catch {
+            throw NetworkError.invalidLayer(layer: "model", field: "input_shape", message: error.description)
+        }
         return try Network(body: body, seed: seed)
     }
 
     /// Decodes a spec from JSON.
     /// - Throws: `NetworkError.invalidSpec` naming the JSON path (e.g. "layers[2].in_features")
     ///   and what was expected.
+    ///   Before decoding, the text passes `StrictJSON` (no duplicate keys, nesting at most
+    ///   `StrictJSON.maximumDepth` deep, parsed without recursion) and `validate(_:)` (no unknown
+    ///   fields or layer types, integers where integers belong, within range).
     public static func decode(json: Data) throws(NetworkError) -> ModelSpec {
+        let document: StrictJSON.Value
+        do { document = try StrictJSON.parse(json) } catch { throw .invalidSpec(path: error.path, message: error.message) }
+        try validate(document)
         do {
             return try JSONDecoder().decode(ModelSpec.self, from: json)
         } catch let error as DecodingError {
@@ -79,13 +104,28 @@ public struct ModelSpec: Sendable, Hashable {
         case let .keyNotFound(key, context):
             return .invalidSpec(path: path(context.codingPath + [key]), message: "required field is missing")
         case let .typeMismatch(type, context):
-            return .invalidSpec(path: path(context.codingPath), message: "expected a value of type \(type)")
+            return .invalidSpec(path: path(context.codingPath), message: "expected \(expectation(type))")
         case let .valueNotFound(type, context):
-            return .invalidSpec(path: path(context.codingPath), message: "expected a value of type \(type), got null")
+            return .invalidSpec(path: path(context.codingPath), message: "got null, expected \(expectation(type))")
         case let .dataCorrupted(context):
             return .invalidSpec(path: path(context.codingPath), message: context.debugDescription)
         @unknown default:
             return .invalidSpec(path: "(root)", message: "\(error)")
+        }
+    }
+
+    /// A Swift type in the words of a JSON spec's reader ("an integer", "an object").
+    static func expectation(_ type: Any.Type) -> String {
+        switch type {
+        case is Int.Type: return "an integer"
+        case is Double.Type, is Float.Type: return "a number"
+        case is String.Type: return "a string"
+        case is Bool.Type: return "true or false"
+        default:
+            let name = String(describing: type)
+            if name.hasPrefix("Array") || name.hasPrefix("[") { return "an array" }
+            if name.hasPrefix("Dictionary") || name.hasPrefix("[String") { return "an object" }
+            return "a value of the documented form"
         }
     }
 

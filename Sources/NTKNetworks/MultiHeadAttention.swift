@@ -52,6 +52,14 @@ public struct MultiHeadAttention<Scalar: BLASScalar>: Layer {
                 layer: "multihead_attention", field: "num_heads",
                 message: "got \(headCount), expected a divisor of embed_dim \(embedDimension)")
         }
+        guard SizeLimit.product([4, embedDimension, embedDimension]).flatMap({ SizeLimit.sum([$0, 4 * embedDimension]) }) != nil,
+            SizeLimit.product([sequenceLength, sequenceLength, headCount]) != nil,
+            SizeLimit.product([3, sequenceLength, embedDimension]) != nil
+        else {
+            throw NetworkError.invalidLayer(
+                layer: "multihead_attention", field: "embed_dim",
+                message: "got \(embedDimension) with \(sequenceLength) tokens and \(headCount) heads: 4 × \(embedDimension)² weights or the attention scores overflow the integer range")
+        }
         inputShape = [sequenceLength, embedDimension]
         outputShape = inputShape
         self.sequenceLength = sequenceLength

@@ -30,6 +30,11 @@ public struct Network<Scalar: BLASScalar>: Sendable {
         guard body.inputShape.allSatisfy({ $0 > 0 }) else {
             throw NetworkError.invalidLayer(layer: "network", field: "input_shape", message: "got \(body.inputShape), expected positive sizes")
         }
+        do {
+            try SizeLimit.checkAllocation(
+                "the model's parameter vector", count: body.parameterCount, bytesPerElement: MemoryLayout<Scalar>.size,
+                elementName: "\(Scalar.precisionName) values")
+        } catch { throw NetworkError.tooLarge(error) }
         self.body = body
         self.parameters = [Scalar](repeating: 0, count: body.parameterCount)
         initializeParameters(seed: seed)

@@ -14,6 +14,9 @@ public enum NetworkError: Error, Equatable, Sendable, CustomStringConvertible {
     case nonFinite(name: String)
     /// A model spec could not be decoded (`path` such as "layers[2].in_features").
     case invalidSpec(path: String, message: String)
+    /// A size from a spec, file or option overflows the integer range or exceeds the memory
+    /// limit (named quantity, value and limit).
+    case tooLarge(SizeLimitError)
     /// A BLAS/LAPACK call was refused.
     case linearAlgebra(LinearAlgebraError)
 
@@ -29,6 +32,8 @@ public enum NetworkError: Error, Equatable, Sendable, CustomStringConvertible {
             return "\(name) contains NaN or infinite values; expected finite values"
         case let .invalidSpec(path, message):
             return "model spec, \(path): \(message)"
+        case let .tooLarge(error):
+            return error.description
         case let .linearAlgebra(error):
             return error.description
         }

@@ -33,6 +33,11 @@ public struct PositionalEmbedding<Scalar: BLASScalar>: Layer {
                 layer: "positional_embedding", field: "max_len",
                 message: "got \(maxLength), expected at least the sequence length \(sequenceLength)")
         }
+        guard SizeLimit.product([maxLength, embedDimension]) != nil else {
+            throw NetworkError.invalidLayer(
+                layer: "positional_embedding", field: "max_len",
+                message: "\(maxLength) × \(embedDimension) embedding weights overflow the integer range")
+        }
         inputShape = [sequenceLength, embedDimension]
         outputShape = inputShape
         self.sequenceLength = sequenceLength

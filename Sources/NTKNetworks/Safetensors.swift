@@ -32,56 +32,106 @@ public struct Safetensors: Sendable {
     let bytes: Data
     let dataStart: Int
 
-    /// Parses and validates a file's bytes.
+    /// The longest header accepted (the reference implementation's limit, 100 MB).
+    public static let maximumHeaderLength = 100_000_000
+
+    /// Bytes per element of the safetensors dtypes (only F32 and F64 are converted).
+    static let dtypeSizes: [String: Int] = [
+        "BOOL": 1, "U8": 1, "I8": 1, "F8_E4M3": 1, "F8_E5M2": 1, "U16": 2, "I16": 2, "F16": 2, "BF16": 2,
+        "U32": 4, "I32": 4, "F32": 4, "U64": 8, "I64": 8, "F64": 8,
+    ]
+
+    /// Parses and validates a file's bytes: the header length is at most
+    /// `maximumHeaderLength` and the file size; the header is strict JSON (no duplicate tensor
+    /// names, bounded nesting); each entry has exactly dtype, shape and data_offsets, with
+    /// integer shapes and offsets; the tensors, in offset order, cover the data section exactly
+    /// (no gaps, overlaps or trailing bytes) and each byte span equals its shape × dtype size
+    /// (overflow-checked).
     public init(data: Data) throws(SafetensorsError) {
         let bytes = Data(data)  // re-based to index 0
         guard bytes.count >= 8 else { throw .truncated(what: "header length prefix", expected: 8, got: bytes.count) }
         let length = bytes.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
         guard length <= UInt64(bytes.count - 8) else { throw .headerOutOfBounds(headerLength: length, available: bytes.count - 8) }
-        let headerEnd = 8 + Int(length)
-        let json: Any
-        do {
-            json = try JSONSerialization.jsonObject(with: bytes[8..<headerEnd])
-        } catch {
-            throw .corruptHeader("the \(length)-byte header is not valid JSON")
+        guard length <= UInt64(Self.maximumHeaderLength) else {
+            throw .corruptHeader("header length \(length) bytes exceeds the limit of \(Self.maximumHeaderLength) bytes")
         }
-        guard let header = json as? [String: Any] else { throw .corruptHeader("the header is not a JSON object") }
+        let headerEnd = 8 + Int(length)
+        let json: StrictJSON.Value
+        do {
+            json = try StrictJSON.parse(bytes[8..<headerEnd])
+        } catch {
+            if error.message.hasPrefix("not valid JSON") { throw .corruptHeader("the \(length)-byte header is not valid JSON") }
+            throw .corruptHeader("the \(length)-byte header, at \(error.path): \(error.message)")
+        }
+        guard case let .object(header) = json else {
+            throw .corruptHeader("got \(json.kindDescription), expected an object of tensor entries")
+        }
         let dataSize = bytes.count - headerEnd
         var entries: [String: Entry] = [:]
         var metadata: [String: String] = [:]
         for (name, value) in header {
             if name == "__metadata__" {
-                guard let m = value as? [String: Any] else { throw .corruptHeader("__metadata__ is not an object") }
+                guard case let .object(m) = value else {
+                    throw .corruptHeader("__metadata__ is \(value.kindDescription), expected an object of strings")
+                }
                 for (k, v) in m {
-                    guard let s = v as? String else { throw .corruptHeader("__metadata__ value for \"\(k)\" is not a string") }
+                    guard case let .string(s) = v else {
+                        throw .corruptHeader("__metadata__ value for \"\(k)\" is \(v.kindDescription), expected a string")
+                    }
                     metadata[k] = s
                 }
                 continue
             }
-            guard let object = value as? [String: Any] else { throw .invalidEntry(tensor: name, message: "entry is not an object") }
-            guard let dtype = object["dtype"] as? String else { throw .invalidEntry(tensor: name, message: "missing or non-string \"dtype\"") }
-            guard let shape = Self.integers(object["shape"]), shape.allSatisfy({ $0 >= 0 }) else {
-                throw .invalidEntry(tensor: name, message: "\"shape\" must be an array of non-negative integers")
+            guard case let .object(fields) = value else {
+                throw .invalidEntry(tensor: name, message: "entry is \(value.kindDescription), expected an object with dtype, shape, data_offsets")
             }
-            guard let offsets = Self.integers(object["data_offsets"]), offsets.count == 2 else {
+            let known = ["data_offsets", "dtype", "shape"]
+            for (key, _) in fields where !known.contains(key) {
+                var message = "unknown field \"\(key)\""
+                if let guess = StrictJSON.suggestion(for: key, among: known) { message += "; did you mean \"\(guess)\"?" }
+                throw .invalidEntry(tensor: name, message: message + " (expected dtype, shape, data_offsets)")
+            }
+            guard case let .string(dtype)? = value["dtype"] else {
+                throw .invalidEntry(tensor: name, message: "missing or non-string \"dtype\"")
+            }
+            guard let elementSize = Self.dtypeSizes[dtype] else {
+                throw .invalidEntry(
+                    tensor: name, message: "unknown dtype \"\(dtype)\" (expected one of \(Self.dtypeSizes.keys.sorted().joined(separator: ", ")))")
+            }
+            let shape = try Self.integers(value["shape"], tensor: name, field: "shape", what: "an array of non-negative integers")
+            let offsets = try Self.integers(value["data_offsets"], tensor: name, field: "data_offsets", what: "[begin, end]")
+            guard offsets.count == 2 else {
                 throw .invalidEntry(tensor: name, message: "\"data_offsets\" must be [begin, end]")
             }
             let (begin, end) = (offsets[0], offsets[1])
-            guard begin >= 0, begin <= end, end <= dataSize else {
+            guard begin <= end, end <= dataSize else {
                 throw .dataOutOfBounds(tensor: name, begin: begin, end: end, dataSize: dataSize)
             }
-            if let known = DType(rawValue: dtype) {
-                var count = 1
-                for d in shape {
-                    let (product, overflow) = count.multipliedReportingOverflow(by: d)
-                    guard !overflow else { throw .invalidEntry(tensor: name, message: "shape \(shape) overflows") }
-                    count = product
-                }
-                guard end - begin == count * known.size else {
-                    throw .dataOutOfBounds(tensor: name, begin: begin, end: end, dataSize: dataSize)
-                }
+            guard let count = SizeLimit.product(shape), case let (span, overflow) = count.multipliedReportingOverflow(by: elementSize),
+                !overflow
+            else {
+                throw .invalidEntry(tensor: name, message: "shape \(shape) × \(elementSize) bytes overflows the integer range")
             }
+            guard end - begin == span else { throw .dataOutOfBounds(tensor: name, begin: begin, end: end, dataSize: dataSize) }
             entries[name] = Entry(dtype: dtype, shape: shape, begin: begin, end: end)
+        }
+        // In offset order the tensors must tile the data section exactly.
+        var position = 0
+        var previous: String? = nil
+        for (name, entry) in entries.sorted(by: { ($0.value.begin, $0.value.end, $0.key) < ($1.value.begin, $1.value.end, $1.key) }) {
+            guard entry.begin == position else {
+                let after = previous.map { "the previous tensor \"\($0)\" ends at byte \(position)" } ?? "the data section starts at byte 0"
+                throw .invalidEntry(
+                    tensor: name,
+                    message: "data starts at byte \(entry.begin), but \(after) (\(entry.begin < position ? "overlap" : "gap"); "
+                        + "tensors must tile the data section in order)")
+            }
+            position = entry.end
+            previous = name
+        }
+        guard position == dataSize else {
+            throw .corruptHeader(
+                "the tensors cover \(position) bytes of the \(dataSize)-byte data section (\(dataSize - position) trailing bytes)")
         }
         self.entries = entries
         self.metadata = metadata
@@ -96,12 +146,16 @@ public struct Safetensors: Sendable {
         try self.init(data: data)
     }
 
-    static func integers(_ value: Any?) -> [Int]? {
-        guard let array = value as? [Any] else { return nil }
+    static func integers(_ value: StrictJSON.Value?, tensor: String, field: String, what: String) throws(SafetensorsError) -> [Int] {
+        guard case let .array(items)? = value else {
+            throw .invalidEntry(tensor: tensor, message: "\"\(field)\" is \(value?.kindDescription ?? "missing"), expected \(what)")
+        }
         var result: [Int] = []
-        for element in array {
-            guard let number = element as? NSNumber, let int = Int(exactly: number.doubleValue) else { return nil }
-            result.append(int)
+        for (i, item) in items.enumerated() {
+            switch StrictJSON.integer(item, in: 0...Int.max) {
+            case let .success(n): result.append(n)
+            case let .failure(e): throw .invalidEntry(tensor: tensor, message: "\(field)[\(i)]: \(e.message)")
+            }
         }
         return result
     }
@@ -130,7 +184,18 @@ public struct Safetensors: Sendable {
                 }
             }
         }
-        if requireFinite, !out.allSatisfy({ $0.isFinite }) { throw .nonFinite(name: name) }
+        if requireFinite, let bad = out.firstIndex(where: { !$0.isFinite }) {
+            // A finite F64 value beyond the Float range is an overflow of the precision, not a NaN.
+            if dtype == .f64 {
+                let source = bytes.withUnsafeBytes {
+                    Double(bitPattern: UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: start + 8 * bad, as: UInt64.self)))
+                }
+                if source.isFinite {
+                    throw .overflowsPrecision(name: name, index: bad, value: source, precision: Scalar.precisionName)
+                }
+            }
+            throw .nonFinite(name: name)
+        }
         return out
     }
 

@@ -19,6 +19,8 @@ public enum SafetensorsError: Error, Equatable, Sendable, CustomStringConvertibl
     case unsupportedDType(name: String, dtype: String)
     /// A tensor contains NaN or infinite values.
     case nonFinite(name: String)
+    /// A finite value does not fit the network's precision (an F64 value beyond the float32 range).
+    case overflowsPrecision(name: String, index: Int, value: Double, precision: String)
     /// The file holds a tensor the network does not have (strict loading).
     case unexpectedTensor(name: String)
     /// Reading or writing the file failed.
@@ -44,6 +46,9 @@ public enum SafetensorsError: Error, Equatable, Sendable, CustomStringConvertibl
             return "safetensors: tensor \"\(name)\" has dtype \(dtype), expected F32 or F64"
         case let .nonFinite(name):
             return "safetensors: tensor \"\(name)\" contains NaN or infinite values; expected finite values"
+        case let .overflowsPrecision(name, index, value, precision):
+            return "safetensors: tensor \"\(name)\" element \(index) = \(value) overflows \(precision) "
+                + "(largest finite \(Float.greatestFiniteMagnitude)); use double precision (--precision double)"
         case let .unexpectedTensor(name):
             return "safetensors: unexpected tensor \"\(name)\" (not a parameter of the network; load with strict: false to ignore)"
         case let .io(path, message):

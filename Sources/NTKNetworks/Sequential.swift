@@ -39,10 +39,24 @@ public struct Sequential<Scalar: BLASScalar>: Layer {
                     layer: "\(k)", field: "input_shape",
                     message: "the layer expects input shape \(layer.inputShape), but the previous output shape is \(shape)")
             }
-            offsets.append(offsets[k] + layer.parameterCount)
+            guard let parameterEnd = SizeLimit.sum([offsets[k], layer.parameterCount]) else {
+                throw NetworkError.tooLarge(SizeLimitError(
+                    quantity: "the parameter count up to layer \(k)", value: "\(offsets[k]) + \(layer.parameterCount), which overflows",
+                    limit: "the 64-bit integer range"))
+            }
+            offsets.append(parameterEnd)
             shape = layer.outputShape
+            guard let outputSize = SizeLimit.product(shape) else {
+                throw NetworkError.invalidLayer(
+                    layer: "\(k)", field: "output_shape", message: "output shape \(shape) overflows the integer range")
+            }
             if k < layers.count - 1 {
-                actOffsets.append(actOffsets[k] + layer.outputSize)
+                guard let activationEnd = SizeLimit.sum([actOffsets[k], outputSize]) else {
+                    throw NetworkError.tooLarge(SizeLimitError(
+                        quantity: "the activations per example up to layer \(k)", value: "\(actOffsets[k]) + \(outputSize), which overflows",
+                        limit: "the 64-bit integer range"))
+                }
+                actOffsets.append(activationEnd)
                 maxIntermediate = max(maxIntermediate, layer.outputSize)
             }
         }

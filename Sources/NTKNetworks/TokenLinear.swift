@@ -24,6 +24,13 @@ public struct TokenLinear<Scalar: BLASScalar>: Layer {
         for (field, value) in [("seq_len", tokens), ("in_features", inFeatures), ("out_features", outFeatures)] where value <= 0 {
             throw NetworkError.invalidLayer(layer: "token_linear", field: field, message: "got \(value), expected a positive size")
         }
+        guard SizeLimit.product([inFeatures, outFeatures]).flatMap({ SizeLimit.sum([$0, outFeatures]) }) != nil,
+            SizeLimit.product([tokens, max(inFeatures, outFeatures)]) != nil
+        else {
+            throw NetworkError.invalidLayer(
+                layer: "token_linear", field: "out_features",
+                message: "\(inFeatures) × \(outFeatures) weights (or \(tokens) tokens of them) overflow the integer range")
+        }
         inputShape = [tokens, inFeatures]
         outputShape = [tokens, outFeatures]
         self.tokens = tokens

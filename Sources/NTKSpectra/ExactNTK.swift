@@ -124,6 +124,7 @@ public struct ExactNTK: Sendable {
 
     /// The Jacobian J (N_full × P, rows (i, c) sample-major) from P identity tangents.
     public func jacobian(network: Network<Double>, inputs: Matrix<Double>) throws -> (Matrix<Double>, NTKCost) {
+        try KernelBlockLayout.checkHasParameters(network)
         let n = inputs.rows, kOut = network.outputCount, p = network.parameterCount
         try checkBudget(rows: n * kOut, columns: p, what: "the \(n * kOut)×\(p) Jacobian")
         var cost = NTKCost()
@@ -190,6 +191,7 @@ public struct ExactNTK: Sendable {
 
     /// Exact spectrum and statistics of the NTK of `network` over `inputs`.
     public func spectrum(network: Network<Double>, inputs: Matrix<Double>, keepKernel: Bool = false) throws -> Result {
+        try KernelBlockLayout.checkHasParameters(network)
         let start = DispatchTime.now().uptimeNanoseconds
         let n = inputs.rows, kOut = network.outputCount, p = network.parameterCount
         let dim = kind.dimension(examples: n, outputs: kOut)

@@ -20,12 +20,22 @@ enum KernelBlockLayout {
 
     /// The checks every NTK operator makes of its data: inputs shaped for the network,
     /// at least one example, finite values, a positive batch size.
+    /// A network without parameters has the zero NTK (J has no columns): nothing to measure,
+    /// and every per-parameter quantity would divide by P = 0.
+    static func checkHasParameters<Scalar: BLASScalar>(_ network: Network<Scalar>) throws {
+        guard network.parameterCount > 0 else {
+            throw NTKError.invalidOption(
+                "model", "at least one layer with parameters (linear, conv2d, layernorm, …); this network has none, so its NTK is zero")
+        }
+    }
+
     static func checkInputs<Scalar: BLASScalar>(network: Network<Scalar>, inputs: Matrix<Scalar>, batchSize: Int) throws {
         guard inputs.columns == network.inputSize else {
             throw NTKError.shapeMismatch(
                 "inputs have \(inputs.columns) features per example, the network expects \(network.inputSize) (shape \(network.inputShape))")
         }
         guard inputs.rows > 0 else { throw NTKError.invalidOption("inputs", "at least one example") }
+        try checkHasParameters(network)
         guard inputs.isFinite else { throw NTKError.nonFinite("inputs contain NaN or Inf") }
         guard batchSize >= 1 else { throw NTKError.invalidOption("batch-size", "a positive batch size, got \(batchSize)") }
     }

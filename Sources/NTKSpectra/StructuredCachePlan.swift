@@ -60,7 +60,7 @@ public struct StructuredCachePlan: Sendable, Equatable, Codable {
         batchForwardBytes = perForward
         self.budgetBytes = budgetBytes
         func mib(_ bytes: Int) -> String {
-            bytes == .max ? "more than Int.max bytes" : String(format: "%.2f MiB", Double(bytes) / Double(1 << 20))
+            SizeLimit.bytesDescription(bytes)
         }
         let all = forwardBytes.addingReportingOverflow(signalBytes)
         let signalsPlusOne = signalBytes.addingReportingOverflow(perForward)

@@ -84,6 +84,9 @@ public struct BenchMatvecCommand: ParsableCommand {
             preference: operatorChoice)
         let op = selection.kernel
         let setup = seconds(since: t0)
+        try SizeLimit.checkAllocation(
+            "--block \(block) vectors of the kernel dimension \(op.dimension)", count: SizeLimit.product([block, op.dimension]),
+            bytesPerElement: 3 * 8)
         var g = SeededGenerator(seed: model.seed)
         let v = try Matrix(rows: block, columns: op.dimension, storage: [Double].gaussian(count: block * op.dimension, using: &g))
         var u = Matrix<Double>(rows: block, columns: op.dimension)

@@ -51,10 +51,23 @@ public struct DensityCommand: ParsableCommand {
 
     public func run() throws {
         try BLASThreads.set(ProcessInfo.processInfo.activeProcessorCount)
+        var outputs = model.outputFiles
+        let exactPath = String(out.dropLast(4)) + "_exact_eigenvalues.npy"
+        try outputs.check(out, option: "--out")
         let spec = try model.spec()
         let network = try model.network(Double.self, spec: spec)
         let inputs = try model.inputMatrix(Double.self, inputShape: network.inputShape)
         let op = try EmpiricalNTK(network: network, inputs: inputs, kind: kernel.kernel, batchSize: kernel.batchSize)
+        let exactWanted = op.dimension <= exactLimit
+        if exactWanted { try outputs.check(exactPath, option: "--out (its _exact_eigenvalues.npy sibling)") }
+        // Sizes from options, checked before the estimators allocate.
+        try SizeLimit.checkAllocation("--points \(points) grid", count: SizeLimit.product([max(points, steps), 4]), bytesPerElement: 8)
+        try SizeLimit.checkAllocation(
+            "--steps \(steps) Lanczos vectors of the kernel dimension \(op.dimension)", count: SizeLimit.product([steps, op.dimension]),
+            bytesPerElement: 8)
+        try SizeLimit.checkAllocation(
+            "--probes \(probes) vectors of the kernel dimension \(op.dimension)", count: SizeLimit.product([probes, op.dimension]),
+            bytesPerElement: 8)
         let density: SpectralDensity
         switch method {
         case .slq:
@@ -64,27 +77,27 @@ public struct DensityCommand: ParsableCommand {
             density = try KernelPolynomialMethod(moments: steps, probes: probes, points: max(points, steps), seed: model.seed)
                 .estimate(op)
         }
-        let url = URL(fileURLWithPath: out)
         if out.hasSuffix(".npy") {
             var values: [Double] = []
             for (x, y) in zip(density.points, density.values) { values += [x, y] }
-            try NPY.write(shape: [density.points.count, 2], values: values, to: url)
+            try outputs.stage(NPY.encode(shape: [density.points.count, 2], values: values, source: out), to: out, option: "--out")
         } else {
             var text = "x,density\n"
             for (x, y) in zip(density.points, density.values) { text += "\(x),\(y)\n" }
-            try Data(text.utf8).write(to: url, options: .atomic)
+            try outputs.stage(Data(text.utf8), to: out, option: "--out")
         }
         var fields: [String: JSONValue] = [
             "method": .string(method.rawValue), "points": .integer(density.points.count),
             "integral": .number(density.integral), "matvecs": .integer(density.cost.applications),
             "seconds": .number(density.cost.seconds), "dimension": .integer(op.dimension), "out": .string(out),
         ]
-        if op.dimension <= exactLimit {
+        if exactWanted {
             let exact = try ExactNTK(kind: kernel.kernel, batchSize: kernel.batchSize).spectrum(network: network, inputs: inputs)
-            let exactURL = URL(fileURLWithPath: String(out.dropLast(4)) + "_exact_eigenvalues.npy")
-            try NPY.write(shape: [exact.eigenvalues.count], values: exact.eigenvalues, to: exactURL)
-            fields["exact_eigenvalues"] = .string(exactURL.path)
+            try outputs.stage(NPY.encode(shape: [exact.eigenvalues.count], values: exact.eigenvalues, source: exactPath),
+                              to: exactPath, option: "--out (its _exact_eigenvalues.npy sibling)")
+            fields["exact_eigenvalues"] = .string(URL(fileURLWithPath: exactPath).path)
         }
+        try outputs.commit()
         switch kernel.format {
         case .json: printJSON(fields)
         case .table: printTable(title: "NTK spectral density (\(method.rawValue))", fields)

@@ -75,6 +75,16 @@ public struct EstimatorOptions: ParsableArguments {
         return estimator
     }
 
+    /// The probe block and the Lanczos basis are sized by options: checked against memory first.
+    func checkSizes(dimension: Int) throws {
+        try SizeLimit.checkAllocation(
+            "--probes \(probes) vectors of the kernel dimension \(dimension)", count: SizeLimit.product([probes, dimension]),
+            bytesPerElement: 8)
+        try SizeLimit.checkAllocation(
+            "--lanczos-steps \(lanczosSteps) vectors of the kernel dimension \(dimension)",
+            count: SizeLimit.product([lanczosSteps, dimension]), bytesPerElement: 8)
+    }
+
     /// Runs the estimator in the requested precision, with the exact spectrum of the same
     /// network and kernel when `exact` is true.
     func run(model: ModelOptions, kernel: KernelOptions, conventions: SpectrumConventions = .init(),
@@ -88,12 +98,14 @@ public struct EstimatorOptions: ParsableArguments {
         switch precision {
         case .float:
             let net = try model.network(Float.self, spec: spec)
-            return try estimator.measure(network: net, inputs: model.inputMatrix(Float.self, inputShape: net.inputShape),
-                                         exact: exact)
+            let inputs = try model.inputMatrix(Float.self, inputShape: net.inputShape)
+            try checkSizes(dimension: kernel.kernel.dimension(examples: inputs.rows, outputs: net.outputCount))
+            return try estimator.measure(network: net, inputs: inputs, exact: exact)
         case .double:
             let net = try model.network(Double.self, spec: spec)
-            return try estimator.measure(network: net, inputs: model.inputMatrix(Double.self, inputShape: net.inputShape),
-                                         exact: exact)
+            let inputs = try model.inputMatrix(Double.self, inputShape: net.inputShape)
+            try checkSizes(dimension: kernel.kernel.dimension(examples: inputs.rows, outputs: net.outputCount))
+            return try estimator.measure(network: net, inputs: inputs, exact: exact)
         }
     }
 }

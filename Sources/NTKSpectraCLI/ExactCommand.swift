@@ -36,6 +36,8 @@ public struct ExactCommand: ParsableCommand {
 
     public func run() throws {
         try BLASThreads.set(ProcessInfo.processInfo.activeProcessorCount)
+        var outputs = model.outputFiles
+        if let path = eigenvaluesOut { try outputs.check(path, option: "--eigenvalues-out") }
         let spec = try model.spec()
         let network = try model.network(Double.self, spec: spec)
         let inputs = try model.inputMatrix(Double.self, inputShape: network.inputShape)
@@ -62,8 +64,10 @@ public struct ExactCommand: ParsableCommand {
                              conventions: convention.conventions)
         let result = try exact.spectrum(network: network, inputs: inputs)
         if let path = eigenvaluesOut {
-            try NPY.write(shape: [result.eigenvalues.count], values: result.eigenvalues, to: URL(fileURLWithPath: path))
+            try outputs.stage(NPY.encode(shape: [result.eigenvalues.count], values: result.eigenvalues, source: path),
+                              to: path, option: "--eigenvalues-out")
         }
+        try outputs.commit()
         var fields = ExactReport(result: result, network: network, examples: inputs.rows, kind: kernel.kernel).fields
         fields.merge(convention.fields) { a, _ in a }
         switch kernel.format {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import NTKEstimation
 
 /// The root command: configuration only; the work is in the subcommands.
 public struct NTKSpectraCommand: ParsableCommand {
@@ -11,27 +12,61 @@ public struct NTKSpectraCommand: ParsableCommand {
 
     public init() {}
 
-    /// Parses and runs; a failure is one line on stderr and a non-zero exit.
+    /// Parses and runs; a failure is one line on stderr (`ntk-spectra: error: …`) and a
+    /// non-zero exit. Only `--help` (and `--version`) print the argument parser's multi-line text.
     public static func run(arguments: [String]) -> Int32 {
         do {
             var command = try parseAsRoot(arguments)
             try command.run()
             return 0
-        } catch let error as CLIError {
-            FileHandle.standardError.write(Data("ntk-spectra: error: \(error)\n".utf8))
-            return 1
         } catch {
-            // Argument-parser errors (usage, --help) keep their own formatting and exit codes.
-            let message = fullMessage(for: error)
             let code = exitCode(for: error).rawValue
-            if !message.isEmpty {
-                if code == 0 { print(message) } else {
-                    let isParserError = error is ValidationError || String(reflecting: type(of: error)).contains("ArgumentParser")
-                    let text = isParserError ? message : "ntk-spectra: error: \(error)"
-                    FileHandle.standardError.write(Data((text + "\n").utf8))
-                }
+            if code == 0 && error is CleanExit || (code == 0 && !(error is CLIError) && isParserError(error)) {
+                let text = fullMessage(for: error)
+                if !text.isEmpty { print(text) }
+                return 0
             }
-            return code == 0 && !(error is CleanExit) ? 1 : code
+            FileHandle.standardError.write(Data("ntk-spectra: error: \(oneLine(errorMessage(error)))\n".utf8))
+            return code == 0 ? 1 : code
         }
+    }
+
+    static func isParserError(_ error: any Error) -> Bool {
+        error is ValidationError || error is CleanExit || String(reflecting: type(of: error)).contains("ArgumentParser")
+    }
+
+    /// The message of `error` in the user's terms: the parser's own message without its usage
+    /// text, internal configuration names replaced by the options that set them.
+    static func errorMessage(_ error: any Error) -> String {
+        if let error = error as? CLIError { return error.description }
+        if let error = error as? EstimationError { return optionMessage(error) }
+        if isParserError(error) {
+            var text = message(for: error)
+            if text.hasPrefix("Error: ") { text.removeFirst("Error: ".count) }
+            // Keep the first line (the error); usage and help pointers follow on later lines.
+            return text.split(separator: "\n").first.map(String.init) ?? "invalid arguments"
+        }
+        return "\(error)"
+    }
+
+    /// Estimator configuration errors name the CLI option that set the value.
+    static func optionMessage(_ error: EstimationError) -> String {
+        guard case let .invalidConfiguration(name, value, expected) = error else { return error.description }
+        switch name {
+        case "maxApplications":
+            // "room for at least one complement probe after the pilot (N spent)"
+            if let spent = expected.split(separator: "(").last?.split(separator: " ").first.flatMap({ Int($0) }) {
+                return "invalid --max-matvecs \(value): expected at least \(spent + 1) (the pilot spent \(spent) matrix-vector products "
+                    + "and at least one more probe is needed)"
+            }
+            return "invalid --max-matvecs \(value): expected \(expected)"
+        case "maxProbes": return "invalid --probes \(value): expected \(expected)"
+        case "lanczosSteps": return "invalid --lanczos-steps \(value): expected \(expected)"
+        default: return error.description
+        }
+    }
+
+    static func oneLine(_ text: String) -> String {
+        text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: "; ")
     }
 }

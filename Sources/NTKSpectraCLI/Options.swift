@@ -62,6 +62,11 @@ public struct ModelOptions: ParsableArguments {
         if let m = maxInputs, m < 1 { throw ValidationError("--max-inputs must be at least 1, got \(m)") }
     }
 
+    /// The command's outputs, guarded against overwriting these inputs.
+    var outputFiles: OutputFiles {
+        OutputFiles(inputs: [("--model", model), ("--weights", weights), ("--inputs", inputs)])
+    }
+
     /// The spec, read and decoded.
     public func spec() throws -> ModelSpec {
         let data = try readFile(model, what: "model spec")
@@ -77,7 +82,7 @@ public struct ModelOptions: ParsableArguments {
             throw CLIError.invalidFile(model, "\(error)")
         }
         if let weights {
-            guard FileManager.default.fileExists(atPath: weights) else { throw CLIError.missingFile(weights, "weights") }
+            try checkReadable(weights, what: "weights", option: "--weights")
             do { try net.loadParameters(contentsOf: URL(fileURLWithPath: weights)) } catch {
                 throw CLIError.invalidFile(weights, "\(error)")
             }
@@ -87,19 +92,26 @@ public struct ModelOptions: ParsableArguments {
 
     /// Inputs as an n × inputSize matrix (checked against the model's input shape).
     public func inputMatrix<Scalar: BLASScalar>(_: Scalar.Type, inputShape: [Int]) throws -> Matrix<Scalar> {
-        guard FileManager.default.fileExists(atPath: inputs) else { throw CLIError.missingFile(inputs, "inputs") }
+        try checkReadable(inputs, what: "inputs", option: "--inputs")
         let array: NPYArray
         do { array = try NPY.read(URL(fileURLWithPath: inputs), requireFinite: true) } catch {
             throw CLIError.invalidFile(inputs, "\(error)")
         }
         let perExample = inputShape.reduce(1, *)
-        guard let n = array.shape.first, n > 0, array.values.count == n * perExample else {
+        guard let n = array.shape.first, n > 0, array.values.count == n.multipliedReportingOverflow(by: perExample).partialValue,
+            !n.multipliedReportingOverflow(by: perExample).overflow
+        else {
             throw CLIError.invalidFile(
                 inputs, "shape \(array.shape) does not hold examples of shape \(inputShape) (expected [n] + \(inputShape) or [n, \(perExample)])")
         }
         let rows = min(n, maxInputs ?? n)
-        return try Matrix(rows: rows, columns: perExample,
-                          storage: array.values[0..<(rows * perExample)].map { Scalar($0) })
+        let values = array.values[0..<(rows * perExample)]
+        // A finite value beyond the Float range would become infinite: say so, not "NaN or infinite".
+        if Scalar.self == Float.self, let i = values.firstIndex(where: { abs($0) > Double(Float.greatestFiniteMagnitude) }) {
+            throw CLIError.invalidFile(
+                inputs, "element \(i) = \(values[i]) overflows float32 (largest finite \(Float.greatestFiniteMagnitude)); use --precision double")
+        }
+        return try Matrix(rows: rows, columns: perExample, storage: values.map { Scalar($0) })
     }
 }
 
@@ -126,6 +138,8 @@ public enum CLIError: Error, CustomStringConvertible, Equatable {
     case missingFile(String, String)
     case invalidFile(String, String)
     case invalidOption(String, String)
+    /// An output file cannot be written: (path, option, why).
+    case cannotWrite(String, option: String, String)
     case failed(String)
 
     public var description: String {
@@ -133,15 +147,16 @@ public enum CLIError: Error, CustomStringConvertible, Equatable {
         case let .missingFile(path, what): return "\(what) file '\(path)' does not exist"
         case let .invalidFile(path, why): return "cannot use '\(path)': \(why)"
         case let .invalidOption(option, expected): return "invalid \(option): expected \(expected)"
+        case let .cannotWrite(path, option, why): return "cannot write \(option) '\(path)': \(why)"
         case let .failed(why): return why
         }
     }
 }
 
-func readFile(_ path: String, what: String) throws -> Data {
-    guard FileManager.default.fileExists(atPath: path) else { throw CLIError.missingFile(path, what) }
+func readFile(_ path: String, what: String, option: String = "--model") throws -> Data {
+    try checkReadable(path, what: what, option: option)
     do { return try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-        throw CLIError.invalidFile(path, "unreadable (\(error.localizedDescription))")
+        throw CLIError.invalidFile(path, "cannot be read (\(option))")
     }
 }
 

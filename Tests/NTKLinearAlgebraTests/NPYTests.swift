@@ -311,3 +311,30 @@ struct NPYTests {
         }
     }
 }
+
+@Suite("Hardening: .npy headers")
+struct NPYHardeningTests {
+    @Test func deeplyNestedHeaderIsAnErrorNotAStackOverflow() {
+        let header = "{'descr': '<f8', 'fortran_order': False, 'shape': " + String(repeating: "(", count: 50_000) + "}\n"
+        let e = #expect(throws: NPYError.self) { _ = try NPY.read(data: npyBytes(header: header, major: 2, payload: []), source: "deep.npy") }
+        #expect(e?.description.hasPrefix("deep.npy: malformed .npy header: nesting deeper than 16 levels") == true)
+    }
+
+    @Test func headerLengthIsBounded() {
+        var bytes = NPY.magic + [2, 0]
+        withUnsafeBytes(of: UInt32(2_000_000).littleEndian) { bytes += $0 }
+        bytes += [UInt8](repeating: 0x20, count: 2_000_000)
+        #expect(throws: NPYError.malformedHeader(file: "long.npy", reason: "header length 2000000 bytes exceeds the limit of 1048576 bytes")) {
+            _ = try NPY.read(data: Data(bytes), source: "long.npy")
+        }
+    }
+
+    @Test func hugeShapeIsRefusedNotAllocated() {
+        let header = "{'descr': '<f8', 'fortran_order': False, 'shape': (4611686018427387904, 4), }\n"
+        #expect(throws: NPYError.self) { _ = try NPY.read(data: npyBytes(header: header, payload: []), source: "huge.npy") }
+        let exact = "{'descr': '<f8', 'fortran_order': False, 'shape': (1000000000000,), }\n"
+        #expect(throws: NPYError.truncated(file: "t.npy", expectedBytes: 10 + exact.utf8.count + 8_000_000_000_000, actualBytes: 10 + exact.utf8.count)) {
+            _ = try NPY.read(data: npyBytes(header: exact, payload: []), source: "t.npy")
+        }
+    }
+}

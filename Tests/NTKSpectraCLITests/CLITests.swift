@@ -276,3 +276,157 @@ enum JSONLinesWriterReader {
         }
     }
 }
+
+/// Hardening of the command line: one line per failure, outputs that never clobber inputs and
+/// are written as a set, sizes from options checked before allocating.
+@Suite("ntk-spectra hardening")
+struct CLIHardeningTests {
+    static let model = CLITests.path("mlp.json"), weights = CLITests.path("mlp.safetensors")
+
+    /// A scratch directory holding a copy of the fixture inputs.
+    static func scratch() throws -> (directory: URL, inputs: URL) {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ntk-harden-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let inputs = directory.appendingPathComponent("inputs.npy")
+        try FileManager.default.copyItem(atPath: CLITests.path("mlp_inputs.npy"), toPath: inputs.path)
+        return (directory, inputs)
+    }
+
+    static func expectOneLineError(_ result: (code: Int32, stdout: String, stderr: String), contains parts: [String]) {
+        #expect(result.code != 0)
+        #expect(result.stdout.isEmpty)
+        let lines = result.stderr.split(separator: "\n")
+        #expect(lines.count == 1, "\(result.stderr)")
+        #expect(result.stderr.hasPrefix("ntk-spectra: error: "), "\(result.stderr)")
+        for part in parts { #expect(result.stderr.contains(part), "missing '\(part)' in: \(result.stderr)") }
+        #expect(!result.stderr.contains("NSCocoaErrorDomain") && !result.stderr.contains("UserInfo"))
+    }
+
+    @Test func outputsThatResolveToAnInputAreRefused() throws {
+        let (directory, inputs) = try Self.scratch()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let before = try Data(contentsOf: inputs)
+        let link = directory.appendingPathComponent("link.npy")
+        try FileManager.default.createSymbolicLink(at: link, withDestinationURL: inputs)
+        for out in [inputs.path, link.path, directory.path + "/./inputs.npy"] {
+            let result = try CLITests.run(["exact", "--model", Self.model, "--inputs", inputs.path, "--eigenvalues-out", out])
+            Self.expectOneLineError(result, contains: ["--eigenvalues-out", "it is the --inputs file"])
+        }
+        let modelCopy = directory.appendingPathComponent("model.npy")
+        try FileManager.default.copyItem(atPath: Self.model, toPath: modelCopy.path)
+        let spec = try Data(contentsOf: modelCopy)
+        let clobberModel = try CLITests.run(["density", "--model", modelCopy.path, "--inputs", inputs.path, "--out", modelCopy.path])
+        Self.expectOneLineError(clobberModel, contains: ["--out", "it is the --model file"])
+        #expect(try Data(contentsOf: inputs) == before && Data(contentsOf: modelCopy) == spec)
+    }
+
+    @Test func filesystemFailuresAreDescribedInWords() throws {
+        let (directory, inputs) = try Self.scratch()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let isDirectory = try CLITests.run(["exact", "--model", Self.model, "--inputs", inputs.path, "--eigenvalues-out", directory.path])
+        Self.expectOneLineError(isDirectory, contains: ["cannot write --eigenvalues-out", "it is a directory"])
+        let missing = directory.appendingPathComponent("nope/ev.npy").path
+        let noDirectory = try CLITests.run(["exact", "--model", Self.model, "--inputs", inputs.path, "--eigenvalues-out", missing])
+        Self.expectOneLineError(noDirectory, contains: ["directory \(directory.path)/nope does not exist"])
+        let readOnly = directory.appendingPathComponent("ro")
+        try FileManager.default.createDirectory(at: readOnly, withIntermediateDirectories: false)
+        try FileManager.default.setAttributes([.posixPermissions: 0o555], ofItemAtPath: readOnly.path)
+        defer { try? FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: readOnly.path) }
+        if getuid() != 0 {
+            let denied = try CLITests.run(["exact", "--model", Self.model, "--inputs", inputs.path,
+                                           "--eigenvalues-out", readOnly.appendingPathComponent("ev.npy").path])
+            Self.expectOneLineError(denied, contains: ["permission denied"])
+        }
+        let modelIsDirectory = try CLITests.run(["exact", "--model", directory.path, "--inputs", inputs.path])
+        Self.expectOneLineError(modelIsDirectory, contains: ["it is a directory", "--model"])
+    }
+
+    /// density writes --out and its exact-eigenvalue sibling together or not at all.
+    @Test func densityWritesBothOutputsOrNone() throws {
+        let (directory, inputs) = try Self.scratch()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let out = directory.appendingPathComponent("d.npy")
+        // The sibling path is a directory: nothing may be written, not even --out.
+        try FileManager.default.createDirectory(at: directory.appendingPathComponent("d_exact_eigenvalues.npy"), withIntermediateDirectories: false)
+        let refused = try CLITests.run(["density", "--model", Self.model, "--inputs", inputs.path, "--out", out.path, "--points", "64"])
+        Self.expectOneLineError(refused, contains: ["_exact_eigenvalues.npy", "it is a directory"])
+        #expect(!FileManager.default.fileExists(atPath: out.path))
+        try FileManager.default.removeItem(at: directory.appendingPathComponent("d_exact_eigenvalues.npy"))
+        let ok = try CLITests.run(["density", "--model", Self.model, "--inputs", inputs.path, "--out", out.path, "--points", "64"])
+        #expect(ok.code == 0, "\(ok.stderr)")
+        #expect(FileManager.default.fileExists(atPath: out.path))
+        #expect(FileManager.default.fileExists(atPath: directory.appendingPathComponent("d_exact_eigenvalues.npy").path))
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".tmp") }
+        #expect(leftovers.isEmpty)
+    }
+
+    @Test(arguments: [
+        (["estimate", "--inputs", "x.npy"], ["--model"]),
+        (["estimate", "--model", "m.json", "--inputs", "x.npy", "--prob", "3"], ["--prob", "--probes"]),
+        (["estimate", "--model", "m.json", "--inputs", "x.npy", "--rtol", "2"], ["--rtol"]),
+        (["exact", "--model", "m.json", "--inputs", "x.npy", "--kernel", "diagonal"], ["diagonal"]),
+        (["no-such-command"], ["no-such-command"]),
+    ])
+    func parserErrorsAreOneLine(arguments: [String], parts: [String]) throws {
+        let result = try CLITests.run(arguments)
+        Self.expectOneLineError(result, contains: parts)
+        #expect(!result.stderr.contains("Usage:"))
+    }
+
+    @Test func helpKeepsItsUsageText() throws {
+        let result = try CLITests.run(["estimate", "--help"])
+        #expect(result.code == 0)
+        #expect(result.stdout.contains("USAGE") && result.stdout.split(separator: "\n").count > 5)
+    }
+
+    @Test func sizesFromOptionsAreCheckedBeforeAllocating() throws {
+        let (directory, inputs) = try Self.scratch()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let block = try CLITests.run(["bench", "matvec", "--model", Self.model, "--inputs", inputs.path, "--block", "100000000000000"])
+        Self.expectOneLineError(block, contains: ["--block 100000000000000", "kernel dimension 120", "more than the physical memory"])
+        let probes = try CLITests.run(["estimate", "--model", Self.model, "--inputs", inputs.path, "--probes", "100000000000000"])
+        Self.expectOneLineError(probes, contains: ["--probes 100000000000000", "more than the physical memory"])
+        let out = directory.appendingPathComponent("d.csv")
+        let points = try CLITests.run(["density", "--model", Self.model, "--inputs", inputs.path, "--out", out.path,
+                                       "--points", "100000000000000"])
+        Self.expectOneLineError(points, contains: ["--points 100000000000000", "more than the physical memory"])
+        #expect(!FileManager.default.fileExists(atPath: out.path))
+    }
+
+    @Test func badSpecsAndNetworksFailWithOneNamedLine() throws {
+        let (directory, inputs) = try Self.scratch()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        func spec(_ text: String) throws -> String {
+            let url = directory.appendingPathComponent("\(UUID().uuidString).json")
+            try Data(text.utf8).write(to: url)
+            return url.path
+        }
+        let cases: [(String, [String])] = [
+            (String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000), ["deeper than 64 levels"]),
+            (#"{"input_shape": [6], "layers": [{"type": "linear", "in_features": 6, "out_features": 3, "out_features": 3}]}"#,
+             ["layers[0].out_features", "duplicate key"]),
+            (#"{"input_shape": [6], "layers": [{"type": "linear", "in_features": 6, "out_features": 1e30}]}"#,
+             ["layers[0].out_features", "outside the 64-bit integer range"]),
+            (#"{"input_shape": [6], "layers": [{"type": "tanh"}]}"#, ["at least one layer with parameters"]),
+            (#"{"input_shape": [6], "layers": [{"type": "linear", "in_features": 6, "out_features": 3000000000}]}"#,
+             ["parameter vector", "more than the physical memory"]),
+            (#"{"input_shape": [1, 4, 4], "layers": [{"type": "conv2d", "in_channels": 1, "out_channels": 1, "kernel_size": 1, "padding": 4611686018427387904}]}"#,
+             ["field padding", "overflows the integer range"]),
+        ]
+        for (text, parts) in cases {
+            let result = try CLITests.run(["exact", "--model", try spec(text), "--inputs", inputs.path])
+            Self.expectOneLineError(result, contains: parts)
+            #expect(!result.stderr.contains("not valid JSON"))
+        }
+    }
+
+    @Test func finiteInputsBeyondFloatRangeOverflowFloat32() throws {
+        let (directory, _) = try Self.scratch()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let inputs = directory.appendingPathComponent("big.npy")
+        try NPY.write(shape: [2, 6], values: [Double](repeating: 1, count: 11) + [1e300], to: inputs)
+        let result = try CLITests.run(["estimate", "--model", Self.model, "--inputs", inputs.path, "--route", "dense"])
+        Self.expectOneLineError(result, contains: ["element 11 = 1e+300 overflows float32", "--precision double"])
+        #expect(!result.stderr.contains("NaN"))
+    }
+}
