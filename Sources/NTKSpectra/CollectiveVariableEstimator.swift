@@ -21,11 +21,18 @@ public struct CollectiveVariableEstimator: Sendable {
     public var operatorPreference: NTKOperatorChoice = .structured
     /// Output averaging and cosine normalization of the reference code (default: raw kernel).
     public var conventions = SpectrumConventions()
-    /// Ritz pairs are deflated when ‖Aq − θq‖ ≤ tolerance·λ_max. nil: 1e-6 for Double kernels
-    /// (NUMERICS.md) and 1e-2 for matrix-free Float ones, whose products carry ~1e-3 relative
-    /// residuals that would otherwise reject every pair (measured: calibration benchmark). An
-    /// inexact pair biases tr f(A) only at second order in its residual.
+    /// Ritz pairs are deflated when ‖Aq − θq‖ ≤ tolerance·λ_max. nil: `spectral.ritzTolerance`
+    /// (1e-6 unless set, NUMERICS.md) for Double kernels, and at least 1e-2 for matrix-free
+    /// Float ones, whose products carry ~1e-3 relative residuals that would otherwise reject
+    /// every pair (measured: calibration benchmark). An inexact pair biases tr f(A) only at
+    /// second order in its residual.
     public var ritzTolerance: Double? = nil
+
+    /// The tolerance a route with kernel arithmetic `Scalar` uses (see `ritzTolerance`).
+    func resolvedRitzTolerance<Scalar: BLASScalar>(_: Scalar.Type) -> Double {
+        if let ritzTolerance { return ritzTolerance }
+        return Scalar.self == Float.self ? max(spectral.ritzTolerance, 1e-2) : spectral.ritzTolerance
+    }
     /// Passed to NTKEstimation (probes, Lanczos depth, rtol, confidence, budgets, seed, deflation).
     public var spectral: SpectralEstimator.Configuration
     /// How to answer (default `auto`: the cheapest predicted route that fits `memoryBudgetBytes`).
@@ -178,7 +185,7 @@ public struct CollectiveVariableEstimator: Sendable {
             throw NTKError.invalidOption("network", "a kernel with positive trace (all gradients are zero)")
         }
         var configuration = spectral
-        configuration.ritzTolerance = ritzTolerance ?? 1e-6
+        configuration.ritzTolerance = resolvedRitzTolerance(Double.self)
         let report: SpectralReport
         var alignment: Double? = nil
         do {
@@ -231,7 +238,7 @@ public struct CollectiveVariableEstimator: Sendable {
             throw NTKError.invalidOption("network", "a kernel with positive trace (all gradients are zero)")
         }
         var configuration = spectral
-        configuration.ritzTolerance = ritzTolerance ?? (Scalar.self == Float.self ? 1e-2 : 1e-6)
+        configuration.ritzTolerance = resolvedRitzTolerance(Scalar.self)
         let report = try SpectralEstimator(configuration).estimate(measured, traceHint: trace)
         var alignment: Double? = nil
         if let targets {

@@ -16,8 +16,12 @@ public struct EstimatorOptions: ParsableArguments {
     @Option(name: .long, help: "Budget of NTK-vector products.")
     public var maxMatvecs: Int?
 
-    @Option(name: .long, help: "Most Lanczos probes on the deflated complement.")
+    @Option(name: [.customLong("max-probes"), .customLong("probes")],
+            help: "Most Lanczos probes on the deflated complement (--probes is the same option, kept for scripts).")
     public var probes: Int = 64
+
+    @Option(name: .long, help: "Probes before the tolerance may stop the estimate (default 8; an error bar from fewer under-covers).")
+    public var minProbes: Int?
 
     @Option(name: .long, help: "Lanczos depth per probe.")
     public var lanczosSteps: Int = 30
@@ -49,7 +53,10 @@ public struct EstimatorOptions: ParsableArguments {
         guard rtol > 0, rtol < 1 else { throw ValidationError("--rtol must be in (0, 1), got \(rtol)") }
         guard confidence > 0, confidence < 1 else { throw ValidationError("--confidence must be in (0, 1), got \(confidence)") }
         if let m = maxMatvecs, m < 1 { throw ValidationError("--max-matvecs must be positive, got \(m)") }
-        guard probes >= 2 else { throw ValidationError("--probes must be at least 2 (an error bar needs two), got \(probes)") }
+        guard probes >= 2 else { throw ValidationError("--max-probes (--probes) must be at least 2 (an error bar needs two), got \(probes)") }
+        if let m = minProbes, !(2...probes).contains(m) {
+            throw ValidationError("--min-probes must be between 2 and --max-probes (\(probes)), got \(m)")
+        }
         guard lanczosSteps >= 1 else { throw ValidationError("--lanczos-steps must be at least 1, got \(lanczosSteps)") }
         if let r = ritzTolerance, !(r > 0 && r < 1) { throw ValidationError("--ritz-tolerance must be in (0, 1), got \(r)") }
         if let m = memoryBudget, !(1...(Int.max >> 21)).contains(m) {
@@ -63,6 +70,7 @@ public struct EstimatorOptions: ParsableArguments {
         spectral.confidence = confidence
         spectral.maxApplications = maxMatvecs
         spectral.maxProbes = probes
+        if let minProbes { spectral.minProbes = minProbes } else { spectral.minProbes = min(spectral.minProbes, probes) }
         spectral.lanczosSteps = lanczosSteps
         spectral.deflation = !noDeflation
         spectral.seed = seed

@@ -139,6 +139,8 @@ struct CLITests {
     @Test(arguments: [
         ["estimate", "--model", "M", "--inputs", "x.npy", "--route", "fast"],
         ["estimate", "--model", "M", "--inputs", "x.npy", "--memory-budget", "0"],
+        ["estimate", "--model", "M", "--inputs", "x.npy", "--max-probes", "1"],
+        ["estimate", "--model", "M", "--inputs", "x.npy", "--max-probes", "10", "--min-probes", "20"],
         ["train", "--monitor-overhead", "0"],
         ["train", "--monitor-overhead", "1"],
         ["train", "--monitor-overhead", "-0.2"],

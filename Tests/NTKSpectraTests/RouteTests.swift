@@ -131,6 +131,19 @@ struct RouteTests {
         #expect(try route(32768) == .matrixFree)   // K would need 86 GB
     }
 
+    @Test func aUsersRitzToleranceIsNotOverwritten() {
+        var estimator = CollectiveVariableEstimator()
+        #expect(estimator.resolvedRitzTolerance(Double.self) == 1e-6)
+        #expect(estimator.resolvedRitzTolerance(Float.self) == 1e-2)
+        estimator.spectral.ritzTolerance = 1e-4
+        #expect(estimator.resolvedRitzTolerance(Double.self) == 1e-4)
+        #expect(estimator.resolvedRitzTolerance(Float.self) == 1e-2)
+        estimator.spectral.ritzTolerance = 0.05
+        #expect(estimator.resolvedRitzTolerance(Float.self) == 0.05)
+        estimator.ritzTolerance = 1e-3
+        #expect(estimator.resolvedRitzTolerance(Float.self) == 1e-3 && estimator.resolvedRitzTolerance(Double.self) == 1e-3)
+    }
+
     @Test func monitorValidatesFloatNetworksAndKeepsItsOverheadBudget() throws {
         let data: Dataset<Float> = try SyntheticDatasets.twoMoons(count: 200, seed: 3)
         var net = try Network<Float>.mlp(inputSize: 2, hiddenSizes: [16], outputSize: data.outputSize, seed: 4)
