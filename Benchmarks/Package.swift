@@ -55,6 +55,14 @@ let package = Package(
                 .product(name: "NTKLinearAlgebra", package: "NTKSpectra"),
             ],
             path: "Sources/AccuracyCost"),
+        .executableTarget(
+            name: "route-costs",
+            dependencies: [
+                .product(name: "NTKSpectra", package: "NTKSpectra"),
+                .product(name: "NTKNetworks", package: "NTKSpectra"),
+                .product(name: "NTKLinearAlgebra", package: "NTKSpectra"),
+            ],
+            path: "Sources/RouteCosts"),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -7,7 +7,7 @@
 #
 # Usage: Benchmarks/compare_recorder.sh [rounds] [W:n ...]     (default: 3 rounds; 256:100 256:500 1024:100 1024:500)
 #   env WORK (workloads, default /tmp/recorder-work), PEER_TIMEOUT (s per peer process, default 900),
-#   PEER_ARGS (extra peer_recorder.py arguments, e.g. "--batch-size 100"), PEER_PRECISIONS (default "double float").
+#   PEER_ARGS (extra peer_recorder.py arguments, e.g. "--batch-size 100"), PEER_PRECISIONS (default "double float"; empty: NTKSpectra only).
 # Needs: the release binary (swift build -c release) and peers/.venv-nt (peers/README.md; make_workload.py
 # only needs numpy + safetensors, which .venv-nt has). Appends JSON lines to results/recorder-vs-znnl.jsonl.
 set -uo pipefail
@@ -49,7 +49,7 @@ for c in "${cases[@]}"; do
                 --precision "$1" --route "$2" --format json --quiet)"
             rc=$?; printf '%s\n' "$res" | tagged "ntkspectra-$1-$2" "$W" "$n" "$r" "$rc"
         done
-        for p in ${PEER_PRECISIONS:-double float}; do
+        for p in ${PEER_PRECISIONS-double float}; do
             wt="$dir/weights_f64.safetensors"; [ "$p" = float ] && wt="$dir/weights_f32.safetensors"
             echo "[$c round $r] peer_recorder.py --precision $p ${PEER_ARGS:-} (load $(cut -d' ' -f1 /proc/loadavg))" >&2
             # exit 124: timed out; 137: SIGKILL (the out-of-memory killer)

@@ -14,3 +14,16 @@ extension Conv2d {
         im2col(image, into: patches, leadingDimension: positions)
     }
 }
+
+extension Conv2d: WeightLinearLayer {
+    /// O = out channels, E = C·kh·kw, L = H_out·W_out; patches by `unfold` (im2col).
+    public var weightLinearShape: WeightLinearShape? {
+        let m = parameterization.multipliers(fanIn: patchLength)
+        return WeightLinearShape(channels: outChannels, patchLength: patchLength, positions: outputPositions,
+                                 weightMultiplier: m.weight, biasMultiplier: m.bias, hasBias: hasBias)
+    }
+
+    public func patches(_ example: UnsafePointer<Scalar>, into patches: UnsafeMutablePointer<Scalar>) {
+        unfold(example, into: patches)
+    }
+}

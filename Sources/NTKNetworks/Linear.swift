@@ -228,3 +228,18 @@ public struct Linear<Scalar: BLASScalar>: Layer {
         }
     }
 }
+
+extension Linear: WeightLinearLayer {
+    /// Over flat inputs: O = out, E = in, L = 1 (patches are the input itself). Token-wise
+    /// (`leadingShape` non-empty) the output is position-major: no rule.
+    public var weightLinearShape: WeightLinearShape? {
+        guard leadingShape.isEmpty else { return nil }
+        let m = parameterization.multipliers(fanIn: inFeatures)
+        return WeightLinearShape(channels: outFeatures, patchLength: inFeatures, positions: 1,
+                                 weightMultiplier: m.weight, biasMultiplier: m.bias, hasBias: hasBias)
+    }
+
+    public func patches(_ example: UnsafePointer<Scalar>, into patches: UnsafeMutablePointer<Scalar>) {
+        patches.update(from: example, count: inFeatures)
+    }
+}

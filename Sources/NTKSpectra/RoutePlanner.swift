@@ -7,8 +7,8 @@ import NTKNetworks
 ///
 /// The model is flop and byte counts times this machine's measured rates (`MachineRates`):
 /// - network passes: a forward pass of n examples is 2·n·MA flops (MA: multiply-adds per
-///   example, dense/conv layers counted exactly, other layers by their parameter count per
-///   token), run at `networkEfficiency` of the GEMM rate;
+///   example, weight-linear layers counted exactly (`WeightLinearShape.multiplyAdds`), other
+///   layers by their parameter count per token), run at `networkEfficiency` of the GEMM rate;
 /// - matrix-free: setup (one forward and one k-wide VJP, ≈ (1 + 2k) forward passes, for the
 ///   structured operator's cached signals) plus `expectedMatvecs` products of ≈ 2 forward
 ///   passes (structured) or 4 (JVP∘VJP) each;
@@ -81,14 +81,10 @@ public struct RoutePlanner: Sendable {
     ) -> Workload {
         var multiplyAdds = 0.0
         var gram: [(channels: Int, patch: Int, positions: Int)]? = []
-        for layer in network.layers {
-            if let linear = layer as? Linear<Scalar> {
-                let tokens = linear.leadingShape.reduce(1, *)
-                multiplyAdds += Double(linear.inFeatures * linear.outFeatures * tokens)
-                if linear.leadingShape.isEmpty { gram?.append((linear.outFeatures, linear.inFeatures, 1)) } else { gram = nil }
-            } else if let conv = layer as? Conv2d<Scalar> {
-                multiplyAdds += Double(conv.patchLength * conv.outChannels * conv.outputPositions)
-                gram?.append((conv.outChannels, conv.patchLength, conv.outputPositions))
+        for (index, layer) in network.layers.enumerated() {
+            if let shape = network.weightLinear(index)?.shape {
+                multiplyAdds += Double(shape.multiplyAdds)
+                gram?.append((shape.channels, shape.patchLength, shape.positions))
             } else if layer.parameterCount > 0 {
                 let tokens = layer.inputShape.count == 2 ? layer.inputShape[0] : 1
                 multiplyAdds += Double(layer.parameterCount * tokens)

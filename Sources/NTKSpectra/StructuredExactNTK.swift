@@ -15,8 +15,8 @@ import NTKNetworks
 /// with δ_{ic,p} ∈ R^O the signal at output position p: the dense rule is its L = 1 case.
 /// The traced kernel is K̄[i,j] = Σ_c K[(i,c),(j,c)].
 ///
-/// Supported: networks whose parameterized top-level layers are all `Linear` over flat inputs
-/// or `Conv2d` (MLPs, auto-encoders, plain CNNs). Anything else (layer norm, residual blocks,
+/// Supported: networks whose parameterized top-level layers are all weight-linear
+/// (`WeightLinearLayer`: `Linear` over flat inputs, `Conv2d`; MLPs, auto-encoders, plain CNNs). Anything else (layer norm, residual blocks,
 /// token-wise Linear) throws `StructuredNTKError.unsupportedLayer` naming the layer;
 /// `ExactNTK` handles every network.
 /// - Complexity: one forward and one k-wide VJP per batch, then per layer
@@ -45,37 +45,27 @@ public struct StructuredExactNTK: Sendable {
         var positions: Int     // L
         var weight2: Double
         var bias2: Double
-        var conv: Conv2d<Double>?
+        /// The layer, for its patches when L > 1.
+        var layerValue: any WeightLinearLayer<Double>
     }
 
     /// Throws `StructuredNTKError.unsupportedLayer` for the first parameterized top-level layer
     /// without a Gram rule.
     public static func checkSupported<Scalar: BLASScalar>(_ network: Network<Scalar>) throws {
-        for l in network.parameterizedLayerIndices {
-            let layer = network.layers[l]
-            if let linear = layer as? Linear<Scalar>, linear.leadingShape.isEmpty { continue }
-            if layer is Conv2d<Scalar> { continue }
+        for l in network.parameterizedLayerIndices where network.weightLinear(l) == nil {
             throw StructuredNTKError.unsupportedLayer(
-                index: l, type: String(describing: type(of: layer)),
-                expected: "every parameterized top-level layer to be Linear over flat inputs or Conv2d")
+                index: l, type: String(describing: type(of: network.layers[l])),
+                expected: "every parameterized top-level layer to be weight-linear (WeightLinearLayer: Linear over flat inputs, Conv2d)")
         }
     }
 
     static func rules(_ network: Network<Double>) throws -> [GramRule] {
         try checkSupported(network)
         return network.parameterizedLayerIndices.compactMap { l in
-            if let linear = network.layers[l] as? Linear<Double> {
-                let m = linear.parameterization.multipliers(fanIn: linear.inFeatures)
-                return GramRule(layer: l, channels: linear.outFeatures, patchLength: linear.inFeatures, positions: 1,
-                                weight2: m.weight * m.weight, bias2: linear.hasBias ? m.bias * m.bias : 0, conv: nil)
-            }
-            if let conv = network.layers[l] as? Conv2d<Double> {
-                let m = conv.parameterization.multipliers(fanIn: conv.patchLength)
-                return GramRule(layer: l, channels: conv.outChannels, patchLength: conv.patchLength,
-                                positions: conv.outputPositions, weight2: m.weight * m.weight,
-                                bias2: conv.hasBias ? m.bias * m.bias : 0, conv: conv)
-            }
-            return nil
+            guard let (layer, shape) = network.weightLinear(l) else { return nil }
+            return GramRule(layer: l, channels: shape.channels, patchLength: shape.patchLength, positions: shape.positions,
+                            weight2: shape.weightMultiplier * shape.weightMultiplier,
+                            bias2: shape.biasMultiplier * shape.biasMultiplier, layerValue: layer)
         }
     }
 
@@ -136,11 +126,7 @@ public struct StructuredExactNTK: Sendable {
                 }
                 for i in 0..<count {
                     let example = a.baseAddress! + i * network.layers[rule.layer].inputSize
-                    if let conv = rule.conv {
-                        unfolded.withUnsafeMutableBufferPointer { conv.unfold(example, into: $0.baseAddress!) }
-                    } else {
-                        for e in 0..<E { unfolded[e] = example[e] }
-                    }
+                    unfolded.withUnsafeMutableBufferPointer { rule.layerValue.patches(example, into: $0.baseAddress!) }
                     for e in 0..<E {
                         for p in 0..<L { patches[slot][((first + i) * L + p) * E + e] = unfolded[e * L + p] }
                     }

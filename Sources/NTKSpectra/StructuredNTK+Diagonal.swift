@@ -7,11 +7,13 @@ extension StructuredNTK {
     /// from the cached δ's: `full` gives n·k entries (index i·k + c), `traced` gives n entries
     /// Σ_c ‖∇θ f_c(x_i)‖². No probes: tr K is the sum.
     ///
-    /// - A `Linear` layer over flat inputs (y = c_w W a + c_b b) has the rank-one per-example
+    /// - A weight-linear layer with one position (`Linear` over flat inputs, y = c_w W a + c_b b)
+    ///   has the rank-one per-example
     ///   gradient ∇_W f_c = c_w δ_{ic} a_iᵀ, ∇_b f_c = c_b δ_{ic}, so its contribution is
     ///   ‖δ_{ic}‖² (c_w²‖a_i‖² + c_b²) — free from the cache (Goodfellow 2015,
     ///   arXiv:1510.01799), with (c_w, c_b) the layer's parameterization multipliers.
-    /// - A `Conv2d` (∇_W f_c = c_w δ_{ic} X_iᵀ with the im2col patches X_i) costs one GEMM per
+    /// - A weight-linear layer over L > 1 positions (`Conv2d`: ∇_W f_c = c_w δ_{ic} X_iᵀ with the
+    ///   im2col patches X_i, see `WeightLinearLayer`) costs one GEMM per
     ///   example for all k outputs: ‖δ_{ic} X_iᵀ‖²_F c_w² + ‖δ_{ic} 1‖² c_b².
     /// - Any other layer (layer norm, residual block, Linear over [R, in]) falls
     ///   back to the VJP route on its own parameters: per chunk of ⌊64/k⌋ examples, one
@@ -32,14 +34,15 @@ extension StructuredNTK {
             let c = try cache(b)
             for (slot, l) in layerIndices.enumerated() {
                 let out = layerSizes[slot], d = try delta(b, layer: l)
-                if let linear = network.layers[l] as? Linear<Scalar>, linear.leadingShape.isEmpty {
-                    let m = linear.parameterization.multipliers(fanIn: linear.inFeatures)
+                if let (_, shape) = network.weightLinear(l), shape.positions == 1 {
                     let a = try network.layerInput(l, in: c)
-                    let inputs = linear.inFeatures
+                    let inputs = shape.patchLength
+                    let weight2 = shape.weightMultiplier * shape.weightMultiplier
+                    let bias2 = shape.biasMultiplier * shape.biasMultiplier
                     for i in 0..<count {
                         var aa = 0.0
                         for j in 0..<inputs { let x = Double(a[i * inputs + j]); aa += x * x }
-                        let factor = m.weight * m.weight * aa + (linear.hasBias ? m.bias * m.bias : 0)
+                        let factor = weight2 * aa + bias2
                         for ch in 0..<k {
                             var dd = 0.0
                             let row = d + (i * k + ch) * out
@@ -47,8 +50,8 @@ extension StructuredNTK {
                             diagonal[(first + i) * k + ch] += dd * factor
                         }
                     }
-                } else if let conv = network.layers[l] as? Conv2d<Scalar> {
-                    try addConvDiagonal(conv, layer: l, batch: b, cache: c, signals: d, into: &diagonal)
+                } else if let (layer, shape) = network.weightLinear(l) {
+                    try addPatchDiagonal(layer, shape, layer: l, batch: b, cache: c, signals: d, into: &diagonal)
                 } else {
                     usedVJPRoute = true
                     try addLayerDiagonalByVJP(layer: l, slot: slot, batch: b, cache: c, into: &diagonal)
@@ -67,24 +70,24 @@ extension StructuredNTK {
         try exactDiagonal().reduce(0, +)
     }
 
-    /// Adds a convolution's ‖∇θ_l f_c(x_i)‖²: with the patches X_i [E, L] and δ_{ic} [O, L],
-    /// ∇_W f_c = c_w δ_{ic} X_iᵀ — for all k outputs one GEMM [(k·O) × L]·[L × E] per example —
-    /// and ∇_b f_c = c_b δ_{ic} 1. Cost 2·k·O·L·E flops per example (a k-wide layer forward).
-    private func addConvDiagonal(
-        _ conv: Conv2d<Scalar>, layer l: Int, batch b: Int, cache: ForwardCache<Scalar>,
-        signals d: UnsafePointer<Scalar>, into diagonal: inout [Double]
+    /// Adds a weight-linear layer's ‖∇θ_l f_c(x_i)‖² (a convolution: L > 1): with the patches
+    /// X_i [E, L] and δ_{ic} [O, L], ∇_W f_c = c_w δ_{ic} X_iᵀ — for all k outputs one GEMM
+    /// [(k·O) × L]·[L × E] per example — and ∇_b f_c = c_b δ_{ic} 1. Cost 2·k·O·L·E flops per
+    /// example (a k-wide layer forward).
+    private func addPatchDiagonal(
+        _ layer: any WeightLinearLayer<Scalar>, _ shape: WeightLinearShape, layer l: Int, batch b: Int,
+        cache: ForwardCache<Scalar>, signals d: UnsafePointer<Scalar>, into diagonal: inout [Double]
     ) throws {
         let (first, count) = batchRange(b)
-        let k = outputs, e = conv.patchLength, positions = conv.outputPositions, o = conv.outChannels
-        let m = conv.parameterization.multipliers(fanIn: e)
-        let weight2 = m.weight * m.weight, bias2 = conv.hasBias ? m.bias * m.bias : 0
+        let k = outputs, e = shape.patchLength, positions = shape.positions, o = shape.channels
+        let weight2 = shape.weightMultiplier * shape.weightMultiplier, bias2 = shape.biasMultiplier * shape.biasMultiplier
         guard let a = try network.layerInput(l, in: cache).baseAddress else { return }
         var patches = [Scalar](repeating: 0, count: e * positions)
         var gradients = [Scalar](repeating: 0, count: k * o * e)
         for i in 0..<count {
             let signal = d + i * k * o * positions
             try patches.withUnsafeMutableBufferPointer { pp in
-                conv.unfold(a + i * conv.inputSize, into: pp.baseAddress!)
+                layer.patches(a + i * layer.inputSize, into: pp.baseAddress!)
                 try gradients.withUnsafeMutableBufferPointer { gp in
                     try Scalar.gemm(
                         .none, .transpose, m: k * o, n: e, k: positions, alpha: 1, a: signal, lda: positions,

@@ -56,7 +56,8 @@ public final class StructuredNTK<Scalar: BLASScalar>: @unchecked Sendable {
     private let layerOffsets: [Int]
     let layerSizes: [Int]
     private let maxLayerSize: Int
-    /// Per slot, the dense rule of a `Linear` over flat inputs (nil for any other layer).
+    /// Per slot, the dense rule of a weight-linear layer with one position (`Linear` over flat
+    /// inputs; nil for any other layer).
     private let denseRules: [DenseRule?]
     /// A vector of ones (batchSize) for the bias sums as BLAS calls.
     private var ones = Buffer()
@@ -113,10 +114,9 @@ public final class StructuredNTK<Scalar: BLASScalar>: @unchecked Sendable {
         layerSizes = layerIndices.map { network.layers[$0].outputSize }
         maxLayerSize = layerSizes.max() ?? 0
         denseRules = layerIndices.map { l in
-            guard let linear = network.layers[l] as? Linear<Scalar>, linear.leadingShape.isEmpty else { return nil }
-            let m = linear.parameterization.multipliers(fanIn: linear.inFeatures)
-            return DenseRule(inputs: linear.inFeatures, outputs: linear.outFeatures, hasBias: linear.hasBias,
-                             weight: Scalar(m.weight), bias: Scalar(m.bias))
+            guard let shape = network.weightLinear(l)?.shape, shape.positions == 1 else { return nil }
+            return DenseRule(inputs: shape.patchLength, outputs: shape.channels, hasBias: shape.hasBias,
+                             weight: Scalar(shape.weightMultiplier), bias: Scalar(shape.biasMultiplier))
         }
         if plan.storage == .fallbackJVPVJP {
             fallback = try EmpiricalNTK(network: network, inputs: inputs, kind: kind, batchSize: batchSize,
