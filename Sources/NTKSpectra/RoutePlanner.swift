@@ -189,13 +189,6 @@ public struct RoutePlanner: Sendable {
         return Plan(route: chosen.route, reason: reason, predictions: all)
     }
 
-    /// "1.25 GiB", "312 MiB", "20 KiB", "512 B".
-    public static func bytesDescription(_ bytes: Int) -> String {
-        if bytes == .max { return "more than 8 EiB" }
-        let b = Double(bytes)
-        if b >= Double(1 << 30) { return String(format: "%.2f GiB", b / Double(1 << 30)) }
-        if b >= Double(1 << 20) { return String(format: "%.1f MiB", b / Double(1 << 20)) }
-        if b >= 1024 { return String(format: "%.1f KiB", b / 1024) }
-        return "\(bytes) B"
-    }
+    /// "1.25 GiB", "312.0 MiB", "20.0 KiB", "512 B" (`SizeLimit.bytesDescription`).
+    public static func bytesDescription(_ bytes: Int) -> String { SizeLimit.bytesDescription(bytes) }
 }

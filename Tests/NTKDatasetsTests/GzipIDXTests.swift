@@ -24,13 +24,7 @@ private func expectGzipError(
     _ what: String, _ body: () throws(GzipError) -> Void, matches: (GzipError) -> Bool,
     sourceLocation: SourceLocation = #_sourceLocation
 ) {
-    do {
-        try body()
-        Issue.record("expected an error: \(what)", sourceLocation: sourceLocation)
-    } catch {
-        #expect(matches(error), "\(what): got \(error)", sourceLocation: sourceLocation)
-        #expect(!error.description.isEmpty && !error.description.contains("\n"), sourceLocation: sourceLocation)
-    }
+    expectTypedError(what, body, matches: matches, oneLine: true, sourceLocation: sourceLocation)
 }
 
 @Suite("Gzip and gzip-compressed IDX")
