@@ -76,11 +76,15 @@ public struct RitzPairs: Sendable {
         let overlap = try Self.symmetrized(wm.multiplied(by: wm, transposeOther: true))
         let o = try SymmetricEigen(overlap, computeVectors: true)
         let k = kept.count
-        var inverseRoot = Matrix<Double>(rows: k, columns: k)
-        for l in 0..<k where o.values[l] > 0 {
-            let scale = 1 / o.values[l].squareRoot()
-            for a in 0..<k { for bb in 0..<k { inverseRoot[a, bb] += o.vectors![l, a] * o.vectors![l, bb] * scale } }
+        // (W Wᵀ)^(−1/2) = Eᵀ diag(λ^(−1/2)) E with the eigenvectors as rows of E (λ > 0 only): one
+        // GEMM (the scalar triple loop it replaces took ~1 s at k = 480, measured).
+        guard let eigenvectors = o.vectors else { throw EstimationError.nonFinite(what: "Gram eigenvectors") }
+        var scaled = eigenvectors
+        for l in 0..<k {
+            let scale = o.values[l] > 0 ? 1 / o.values[l].squareRoot() : 0
+            for a in 0..<k { scaled[l, a] *= scale }
         }
+        let inverseRoot = try eigenvectors.multiplied(by: scaled, transposeSelf: true)
         wm = try inverseRoot.multiplied(by: wm)
         awm = try inverseRoot.multiplied(by: awm)
         let h = try Self.symmetrized(wm.multiplied(by: awm, transposeOther: true))
