@@ -4,7 +4,7 @@ import NTKLinearAlgebra
 /// operator from one set of Lanczos probes — the single entry point the tool needs.
 ///
 /// Algorithm (deflated SLQ, the default; Chen & Hallman 2023 "Krylov-aware stochastic trace
-/// estimation", arXiv:2205.01736; NUMERICS.md: ~310–470 applications for 1% entropy on a
+/// estimation", arXiv:2205.01736; the DeflatedSLQ article: ~310–470 applications for 1% entropy on a
 /// 4100² NTK versus ~7,400 without deflation):
 /// 1. Pilot: `deflationProbes` Lanczos runs of `deflationSteps` with the basis kept; Ritz
 ///    pairs from the union of their Krylov spaces (`RitzPairs`, no extra applications).
@@ -27,7 +27,7 @@ import NTKLinearAlgebra
 /// values below N·ε·λ_max are clipped to 0 (0 log 0 = 0). With an exact trace, the probes'
 /// trace samples serve as a control variate for tr(A log A) (the complement trace is known).
 /// Per probe, the Gauss rule overestimates and Gauss–Radau at 0 underestimates the quadratic
-/// form of −x log x (NUMERICS.md); each probe's sample is the bracket's midpoint, a probe stops once the
+/// form of −x log x (the BiasBrackets article); each probe's sample is the bracket's midpoint, a probe stops once the
 /// bracket is below `biasFraction`·rtol·|S|·T, and the mean half-width / T is reported as the
 /// entropy's `biasBound` (a deterministic bound, beside the statistical interval).
 public struct SpectralEstimator: Sendable {
@@ -39,7 +39,7 @@ public struct SpectralEstimator: Sendable {
         public var minProbes: Int = 8
         /// Cap on complement probes.
         public var maxProbes: Int = 64
-        /// Lanczos depth of complement probes (NUMERICS.md: bias +0.02–0.03% of S at 30).
+        /// Lanczos depth of complement probes (the BiasBrackets article: bias +0.02–0.03% of S at 30).
         public var lanczosSteps: Int = 30
         /// Target relative half-width of the entropy interval.
         public var rtol: Double = 0.01
@@ -57,7 +57,7 @@ public struct SpectralEstimator: Sendable {
         /// Pilot growth continues while a Ritz value above deflationFloor·θ_max is unconverged.
         public var deflationFloor: Double = 0.05
         public var maxDeflationRank: Int = 64
-        /// Accept a Ritz pair for deflation when ‖Aq − θq‖ ≤ ritzTolerance · θ_max (NUMERICS.md).
+        /// Accept a Ritz pair for deflation when ‖Aq − θq‖ ≤ ritzTolerance · θ_max (the DeflatedSLQ article).
         public var ritzTolerance: Double = 1e-6
         /// Number of top Ritz values to report (a pilot runs when > 0 even without deflation).
         public var topK: Int = 10

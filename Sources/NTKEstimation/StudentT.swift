@@ -3,7 +3,8 @@ import NTKLinearAlgebra
 /// Student's t distribution: CDF through the regularized incomplete beta function
 /// (continued fraction, modified Lentz; Press et al., Numerical Recipes §6.4) and quantiles by
 /// safeguarded bisection/Newton on the CDF. Used for confidence intervals over probes:
-/// nominal-95% t-intervals covered 0.92–0.96 in NUMERICS.md, normal ones only 0.85–0.91.
+/// nominal-95% t-intervals covered 0.92–0.96 in the design measurements, normal ones only 0.85–0.91
+/// (the IntervalCoverage article).
 public enum StudentT {
     /// P(T ≤ t) for ν degrees of freedom (ν > 0, real).
     public static func cdf(_ t: Double, degreesOfFreedom nu: Double) -> Double {

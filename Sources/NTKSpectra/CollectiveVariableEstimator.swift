@@ -22,7 +22,7 @@ public struct CollectiveVariableEstimator: Sendable {
     /// Output averaging and cosine normalization of the reference code (default: raw kernel).
     public var conventions = SpectrumConventions()
     /// Ritz pairs are deflated when ‖Aq − θq‖ ≤ tolerance·λ_max. nil: `spectral.ritzTolerance`
-    /// (1e-6 unless set, NUMERICS.md) for Double kernels, and at least 1e-2 for matrix-free
+    /// (1e-6 unless set; NTKEstimation's DeflatedSLQ article) for Double kernels, and at least 1e-2 for matrix-free
     /// Float ones, whose products carry ~1e-3 relative residuals that would otherwise reject
     /// every pair (measured: calibration benchmark). An inexact pair biases tr f(A) only at
     /// second order in its residual.

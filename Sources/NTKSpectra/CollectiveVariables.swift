@@ -51,7 +51,7 @@ public struct CollectiveVariables: Sendable {
 
     /// Share of the trace carried by the reported top eigenvalues (≤ 10). NTK spectra with a
     /// few dominant modes (share ≳ 0.3, typical of tanh MLPs) are kind to plain SLQ; spread
-    /// spectra (ReLU networks in NUMERICS.md) need deflation for the entropy.
+    /// spectra (ReLU networks; NTKEstimation's DeflatedSLQ article) need deflation for the entropy.
     public var topTraceShare: Double { trace > 0 ? topEigenvalues.prefix(10).reduce(0, +) / trace : 0 }
 
     /// Precision of the kernel's arithmetic: the network's on the matrix-free route, Double on

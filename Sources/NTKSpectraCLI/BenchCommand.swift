@@ -70,7 +70,7 @@ public struct BenchMatvecCommand: ParsableCommand {
     func measure<Scalar: BLASScalar>(_: Scalar.Type, spec: ModelSpec) throws -> [String: JSONValue] {
         let network = try model.network(Scalar.self, spec: spec)
         let inputs = try model.inputMatrix(Scalar.self, inputShape: network.inputShape)
-        // Forward over the whole set (the cost unit of NUMERICS.md's cost model).
+        // Forward over the whole set (the cost unit of the route cost model, RoutePlanner).
         var forwardTimes: [Double] = []
         for _ in 0...repeats {
             let t = DispatchTime.now().uptimeNanoseconds
