@@ -192,6 +192,9 @@ public final class SpectralMonitor<Scalar: BLASScalar>: TrainingCallback, @unche
         record["monitor_seconds"] = .number(total)
         record["validation_seconds"] = .number(exact == nil ? 0 : max(0, total - estimate.seconds))
         record["asynchronous"] = .bool(configuration.asynchronous)
+        // A scheduled validation point (first, last, every `exactEvery`); a dense-route record
+        // carries the exact fields at every step, being the exact spectrum itself.
+        record["validated"] = .bool(validate)
         try locked { s in
             if replaceLast, !s.records.isEmpty { s.records.removeLast() }
             try writer?.append(record)

@@ -45,7 +45,7 @@ struct DemoSummary {
                       "trace", "exact trace", "matvecs", "s/record"]
         var rows: [[String]] = []
         for s in summaries {
-            let validated = s.records.filter { $0["exact_entropy"] != nil }
+            let validated = s.records.filter { $0["validated"]?.boolValue == true && $0["exact_entropy"] != nil }
             for r in validated {
                 func num(_ k: String) -> Double { r[k]?.doubleValue ?? .nan }
                 // A dense-route record is the exact spectrum itself: nothing to compare.
