@@ -113,6 +113,7 @@ public struct CollectiveVariableEstimator: Sendable {
             }
         }
         result.estimate.route = plan.route
+        result.estimate = try result.estimate.enforcingEntropyRange()
         result.estimate.routeReason = plan.reason
         result.estimate.predictedSeconds = plan.chosen.seconds
         result.estimate.predictedBytes = plan.chosen.bytes

@@ -60,11 +60,42 @@ public struct CollectiveVariables: Sendable {
         route == .matrixFree ? precision : Double.precisionName
     }
 
-    /// Round-off of the kernel arithmetic in the entropy, 100·√N·ε·|S| (ε of the kernel's
-    /// precision), which the statistical interval does not describe.
+    /// Round-off of the kernel arithmetic in the entropy, 100·√N·ε·max(|S|, |log T|, 1) (ε of
+    /// the kernel's precision: S = log T − tr(K log K)/T cancels terms of size log T), which the
+    /// statistical interval does not describe.
     public var roundoffAllowance: Double {
         let epsilon = kernelPrecision == Float.precisionName ? Double(Float.ulpOfOne) : Double.ulpOfOne
-        return 100 * Double(dimension).squareRoot() * epsilon * abs(entropy.value)
+        let scale = Swift.max(abs(entropy.value), trace > 0 ? abs(Double.log(trace)) : 0, 1)
+        return 100 * Double(dimension).squareRoot() * epsilon * scale
+    }
+
+    /// How far round-off carried the estimate outside [0, ln N] before `enforcingEntropyRange`
+    /// moved it to the bound (0 when it was inside).
+    public var entropyRangeCorrection: Double = 0
+
+    /// The estimate with its entropy inside [0, ln N], where every entropy lies: a value outside
+    /// by at most `roundoffAllowance` (a near-rank-one or tiny kernel in Float arithmetic) is moved
+    /// to the bound, its interval widened to contain it and the move reported in
+    /// `entropyRangeCorrection`; one outside by more is an error naming the precision.
+    public func enforcingEntropyRange() throws -> CollectiveVariables {
+        let top = dimension > 1 ? Double.log(Double(dimension)) : 0
+        let value = entropy.value
+        guard value < 0 || value > top else { return self }
+        let bound = value < 0 ? 0 : top
+        guard abs(value - bound) <= roundoffAllowance else {
+            throw NTKError.nonFinite(
+                String(format: "the entropy estimate %.6g lies outside [0, ln N = %.6g]", value, top)
+                    + " by more than round-off in \(kernelPrecision) arithmetic allows; use --precision double or --route dense")
+        }
+        var fixed = self
+        fixed.entropyRangeCorrection = bound - value
+        fixed.entropy.value = bound
+        fixed.entropy.lower = Swift.max(0, Swift.min(entropy.lower, bound))
+        fixed.entropy.upper = Swift.min(top, Swift.max(entropy.upper, bound))
+        fixed.effectiveRank.value = Double.exp(bound)
+        fixed.effectiveRank.lower = Double.exp(fixed.entropy.lower)
+        fixed.effectiveRank.upper = Double.exp(fixed.entropy.upper)
+        return fixed
     }
 
     /// Whether `exactEntropy` lies in the reported interval widened by the deterministic
@@ -131,6 +162,7 @@ public struct CollectiveVariables: Sendable {
         f["predicted_bytes"] = predictedBytes.map { .integer($0) } ?? .null
         f["peak_resident_bytes"] = peakResidentBytes.map { .integer($0) } ?? .null
         f["entropy_exact"] = .bool(entropyIsExact)
+        if entropyRangeCorrection != 0 { f["entropy_range_correction"] = .number(entropyRangeCorrection) }
         if let kernelSeconds { f["kernel_seconds"] = .number(kernelSeconds) }
         if let eigensolverSeconds { f["eigensolver_seconds"] = .number(eigensolverSeconds) }
         f["kernel_precision"] = .string(kernelPrecision)

@@ -191,3 +191,36 @@ struct ResidentMemoryTests {
         #expect(peak >= current && current >= buffer.count * 8)
     }
 }
+
+/// Degenerate kernels: tiny input scales in Float leave the entropy a round-off away from 0.
+@Suite("Entropy range")
+struct EntropyRangeTests {
+    init() throws { try BLASThreads.set(1) }
+
+    @Test(arguments: [SpectralRoute.matrixFree, .kernelLanczos, .dense])
+    func nearRankOneKernelsNeverReportANegativeEntropy(route: SpectralRoute) throws {
+        // A linear map of inputs of scale 1e-30: the kernel is the bias's all-ones block, rank one.
+        let net = try Network<Float>(inputShape: [3], layers: [Linear<Float>(inFeatures: 3, outFeatures: 1)], seed: 1)
+        var generator = SeededGenerator(seed: 2)
+        let x = try Matrix<Float>(rows: 5, columns: 3,
+                                  storage: [Float].gaussian(count: 15, using: &generator).map { $0 * 1e-30 })
+        var estimator = CollectiveVariableEstimator()
+        estimator.route = route
+        estimator.rates = RouteTests.rates
+        let estimate = try estimator.estimate(network: net, inputs: x)
+        #expect(estimate.entropy.value >= 0 && estimate.entropy.lower >= 0)
+        #expect(estimate.entropy.value <= Double.log(5) && estimate.entropy.upper <= Double.log(5))
+        #expect(abs(estimate.entropyRangeCorrection) <= estimate.roundoffAllowance)
+        #expect(estimate.entropy.value <= 1e-6)
+    }
+
+    @Test func aValueFarOutsideTheRangeIsAnError() throws {
+        let (net, x) = try RouteTests.fixture()
+        var estimate = try RouteTests.estimator(.matrixFree).estimate(network: net, inputs: x)
+        estimate.entropy.value = -0.5
+        #expect(throws: NTKError.self) { _ = try estimate.enforcingEntropyRange() }
+        estimate.entropy.value = -0.1 * estimate.roundoffAllowance
+        let fixed = try estimate.enforcingEntropyRange()
+        #expect(fixed.entropy.value == 0 && fixed.entropyRangeCorrection > 0 && fixed.fields["entropy_range_correction"] != nil)
+    }
+}
