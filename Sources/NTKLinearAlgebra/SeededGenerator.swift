@@ -18,6 +18,17 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable, Hashable {
         if s0 | s1 | s2 | s3 == 0 { s0 = 0x9E37_79B9_7F4A_7C15 }
     }
 
+    /// The generator's whole state (xoshiro256**'s four words), to save and later continue the
+    /// stream exactly with `init(state:)` (e.g. in a training checkpoint).
+    public var state: [UInt64] { [s0, s1, s2, s3] }
+
+    /// A generator continuing from a saved `state` (four words, not all zero).
+    /// Returns nil for a state of the wrong length or all zeros (not a xoshiro state).
+    public init?(state: [UInt64]) {
+        guard state.count == 4, state[0] | state[1] | state[2] | state[3] != 0 else { return nil }
+        s0 = state[0]; s1 = state[1]; s2 = state[2]; s3 = state[3]
+    }
+
     @inlinable
     static func rotl(_ x: UInt64, _ k: UInt64) -> UInt64 { (x << k) | (x >> (64 &- k)) }
 

@@ -95,4 +95,19 @@ public struct Adam<Scalar: BLASScalar>: Optimizer {
         firstMoment = []
         secondMoment = []
     }
+
+    /// "step" and, after the first step, "first_moment" and "second_moment".
+    public func exportState() -> OptimizerState<Scalar> {
+        OptimizerState(
+            arrays: firstMoment.isEmpty ? [:] : ["first_moment": firstMoment, "second_moment": secondMoment],
+            counters: ["step": stepCount])
+    }
+
+    public mutating func restoreState(_ state: OptimizerState<Scalar>) throws {
+        let step = state.counters["step"] ?? 0
+        try state.check(optimizer: "Adam", arrays: step > 0 ? ["first_moment", "second_moment"] : [], counters: ["step"])
+        stepCount = step
+        firstMoment = state.arrays["first_moment"] ?? []
+        secondMoment = state.arrays["second_moment"] ?? []
+    }
 }

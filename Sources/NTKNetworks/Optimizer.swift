@@ -29,6 +29,50 @@ public protocol Optimizer<Scalar>: Sendable {
 
     /// Forgets the state (buffers and step count); hyper-parameters are kept.
     mutating func reset()
+
+    /// The state a later `restoreState(_:)` needs to continue bit for bit as if never stopped
+    /// (buffers and counters, not hyper-parameters), e.g. for a training checkpoint.
+    func exportState() -> OptimizerState<Scalar>
+
+    /// Replaces the state (buffers and counters) by an exported one; hyper-parameters are kept.
+    /// - Throws: `TrainingError.invalidOption` for an unknown or missing buffer or counter, or
+    ///   buffers of different sizes; the optimizer is unchanged when it throws.
+    mutating func restoreState(_ state: OptimizerState<Scalar>) throws
+}
+
+/// An optimizer's state as named buffers and counters (see `Optimizer.exportState()`).
+public struct OptimizerState<Scalar: BLASScalar>: Sendable, Equatable {
+    /// Named P-element buffers (e.g. SGD's "momentum_buffer", Adam's "first_moment").
+    public var arrays: [String: [Scalar]]
+    /// Named counters (e.g. "step").
+    public var counters: [String: Int]
+
+    public init(arrays: [String: [Scalar]] = [:], counters: [String: Int] = [:]) {
+        self.arrays = arrays
+        self.counters = counters
+    }
+
+    /// Checks that the state holds exactly `arrays` (each of one common size) and `counters`,
+    /// for `optimizer`'s error messages.
+    func check(optimizer: String, arrays expected: Set<String>, counters expectedCounters: Set<String>) throws {
+        for name in Set(arrays.keys).symmetricDifference(expected).sorted() {
+            throw TrainingError.invalidOption(
+                name: "\(optimizer) state", value: arrays[name] == nil ? "no buffer \(name)" : "a buffer \(name)",
+                expected: expected.isEmpty ? "no buffers" : "the buffers \(expected.sorted().joined(separator: ", "))")
+        }
+        for name in Set(counters.keys).symmetricDifference(expectedCounters).sorted() {
+            throw TrainingError.invalidOption(
+                name: "\(optimizer) state", value: counters[name] == nil ? "no counter \(name)" : "a counter \(name)",
+                expected: "the counters \(expectedCounters.sorted().joined(separator: ", "))")
+        }
+        if Set(arrays.values.map(\.count)).count > 1 {
+            throw TrainingError.shapeMismatch(
+                name: "\(optimizer) state", got: "buffers of sizes \(arrays.mapValues(\.count))", expected: "one common size")
+        }
+        if let step = counters["step"], step < 0 {
+            throw TrainingError.invalidOption(name: "\(optimizer) state step", value: "\(step)", expected: "a count ≥ 0")
+        }
+    }
 }
 
 extension Optimizer {

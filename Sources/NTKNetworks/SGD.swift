@@ -81,4 +81,17 @@ public struct SGD<Scalar: BLASScalar>: Optimizer {
         stepCount = 0
         momentumBuffer = []
     }
+
+    /// "step" and, with momentum after the first step, "momentum_buffer".
+    public func exportState() -> OptimizerState<Scalar> {
+        OptimizerState(arrays: momentumBuffer.isEmpty ? [:] : ["momentum_buffer": momentumBuffer], counters: ["step": stepCount])
+    }
+
+    public mutating func restoreState(_ state: OptimizerState<Scalar>) throws {
+        let step = state.counters["step"] ?? 0
+        let needsBuffer = momentum != 0 && step > 0
+        try state.check(optimizer: "SGD", arrays: needsBuffer ? ["momentum_buffer"] : [], counters: ["step"])
+        stepCount = step
+        momentumBuffer = state.arrays["momentum_buffer"] ?? []
+    }
 }

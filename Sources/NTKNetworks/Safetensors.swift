@@ -204,28 +204,48 @@ public struct Safetensors: Sendable {
     public static func encode<Scalar: BLASScalar>(
         _ tensors: [(name: String, shape: [Int], values: [Scalar])], dtype: DType, metadata: [String: String] = [:]
     ) throws -> Data {
+        try encode(raw: tensors.map { t in
+            var bytes = Data(capacity: t.values.count * dtype.size)
+            for v in t.values {
+                switch dtype {
+                case .f32: withUnsafeBytes(of: Float(v).bitPattern.littleEndian) { bytes.append(contentsOf: $0) }
+                case .f64: withUnsafeBytes(of: Double(v).bitPattern.littleEndian) { bytes.append(contentsOf: $0) }
+                }
+            }
+            return (t.name, dtype.rawValue, t.shape, bytes)
+        }, metadata: metadata)
+    }
+
+    /// Serializes tensors already in their little-endian bytes, each with its own dtype (e.g.
+    /// F64 parameters beside an I64 index tensor); names sorted, header padded to 8 bytes.
+    static func encode(raw tensors: [(name: String, dtype: String, shape: [Int], bytes: Data)], metadata: [String: String] = [:]) throws -> Data {
         let sorted = tensors.sorted { $0.name < $1.name }
         var header: [String: Any] = [:]
         if !metadata.isEmpty { header["__metadata__"] = metadata }
         var offset = 0
         for t in sorted {
-            let bytes = t.values.count * dtype.size
-            header[t.name] = ["dtype": dtype.rawValue, "shape": t.shape, "data_offsets": [offset, offset + bytes]] as [String: Any]
-            offset += bytes
+            header[t.name] = ["dtype": t.dtype, "shape": t.shape, "data_offsets": [offset, offset + t.bytes.count]] as [String: Any]
+            offset += t.bytes.count
         }
         var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
         while json.count % 8 != 0 { json.append(0x20) }
         var out = Data(capacity: 8 + json.count + offset)
         withUnsafeBytes(of: UInt64(json.count).littleEndian) { out.append(contentsOf: $0) }
         out.append(json)
-        for t in sorted {
-            for v in t.values {
-                switch dtype {
-                case .f32: withUnsafeBytes(of: Float(v).bitPattern.littleEndian) { out.append(contentsOf: $0) }
-                case .f64: withUnsafeBytes(of: Double(v).bitPattern.littleEndian) { out.append(contentsOf: $0) }
-                }
-            }
-        }
+        for t in sorted { out.append(t.bytes) }
         return out
+    }
+
+    /// The values of an I64 tensor `name` (row-major).
+    /// - Throws: `missingTensor`, `unsupportedDType` (not I64), `shapeMismatch` (if `shape` is given).
+    func integerValues(_ name: String, shape expected: [Int]? = nil) throws(SafetensorsError) -> [Int] {
+        guard let entry = entries[name] else { throw .missingTensor(name: name, expectedShape: expected ?? []) }
+        if let expected, expected != entry.shape { throw .shapeMismatch(name: name, expected: expected, got: entry.shape) }
+        guard entry.dtype == "I64" else { throw .unsupportedDType(name: name, dtype: entry.dtype) }
+        let count = (entry.end - entry.begin) / 8
+        let start = dataStart + entry.begin
+        return bytes.withUnsafeBytes { raw in
+            (0..<count).map { Int(Int64(littleEndian: raw.loadUnaligned(fromByteOffset: start + 8 * $0, as: Int64.self))) }
+        }
     }
 }

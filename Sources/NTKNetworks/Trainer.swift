@@ -42,6 +42,10 @@ public struct Trainer<Algorithm: Optimizer>: Sendable {
     public var shuffle: Bool
     /// Skip the last, smaller batch of each epoch (PyTorch `DataLoader(drop_last=True)`).
     public var dropLast: Bool
+    /// Stop with `TrainingError.lossGrowth` when a batch loss exceeds this multiple of the
+    /// run's first batch loss (a run blowing up while its loss is still finite); nil: only a
+    /// non-finite loss or θ stops it.
+    public var maxLossGrowth: Double? = nil
 
     public init(
         epochs: Int, batchSize: Int, seed: UInt64 = 0, loss: Loss, optimizer: Algorithm,
@@ -65,19 +69,31 @@ public struct Trainer<Algorithm: Optimizer>: Sendable {
         guard batchSize >= 1 else {
             throw TrainingError.invalidOption(name: "batchSize", value: "\(batchSize)", expected: "a count ≥ 1")
         }
+        if let factor = maxLossGrowth, !(factor > 1 && factor.isFinite) {
+            throw TrainingError.invalidOption(name: "maxLossGrowth", value: "\(factor)", expected: "a finite factor > 1")
+        }
         try optimizer.validate()
     }
 
     /// Trains `network` in place on `inputs` [n, inputSize] and `targets` [n, k].
     ///
-    /// - Parameter callbacks: called in order at each boundary (see `TrainingCallback`).
+    /// - Parameters:
+    ///   - callbacks: called in order at each boundary (see `TrainingCallback`); each context
+    ///     can build the run's `TrainingCheckpoint` (`context.checkpoint()`, e.g. `CheckpointWriter`).
+    ///   - resumeFrom: continue a run from its checkpoint: θ, the optimizer's state, the example
+    ///     order, the shuffling generator, the position and the loss history are restored, so the
+    ///     run goes on exactly as the one that wrote it (same seed, data and options; `epochs`
+    ///     may be larger). `trainingDidBegin` is called at the checkpoint's step; the report's
+    ///     `stepLosses` hold this call's steps only, `epochLosses` the whole run's.
     /// - Returns: the loss history, the final optimizer, and training and callback seconds.
-    /// - Throws: `TrainingError` for bad shapes, options or targets, or when the loss becomes
-    ///   non-finite (`.diverged`); `NetworkError` from the network; anything a callback throws.
+    /// - Throws: `TrainingError` for bad shapes, options or targets, a checkpoint that does not
+    ///   fit this network, data or batch size (`.invalidOption` naming the field), or when the
+    ///   loss becomes non-finite or grows past `maxLossGrowth` or θ becomes non-finite
+    ///   (`.diverged`); `NetworkError` from the network; anything a callback throws.
     ///   On a throw, `network` keeps the parameters of the last completed step.
     public func train(
         network: inout Network<Scalar>, inputs: Matrix<Scalar>, targets: Matrix<Scalar>,
-        callbacks: [any TrainingCallback<Scalar>] = []
+        callbacks: [any TrainingCallback<Scalar>] = [], resumeFrom checkpoint: TrainingCheckpoint<Scalar>? = nil
     ) throws -> TrainingReport<Algorithm> {
         try validate()
         let n = inputs.rows, inputSize = network.inputSize, k = network.outputCount, P = network.parameterCount
@@ -89,6 +105,30 @@ public struct Trainer<Algorithm: Optimizer>: Sendable {
                 name: "batchSize", value: "\(batchSize) with dropLast",
                 expected: "at most the number of examples \(n), or dropLast = false")
         }
+        var optimizer = self.optimizer
+        var order = Array(0..<n)
+        var generator = SeededGenerator(seed: seed)
+        var step = 0, examplesSeen = 0, startEpoch = 0, startBatch = 0
+        var epochSum = 0.0, epochCount = 0
+        var epochLosses: [Double] = []
+        var lastBatchLoss: Double?, firstBatchLoss: Double?
+        if let checkpoint {
+            try Self.check(checkpoint, parameterCount: P, examples: n, stepsPerEpoch: stepsPerEpoch, epochs: epochs)
+            try optimizer.restoreState(checkpoint.optimizer)
+            network.parameters = checkpoint.parameters
+            order = checkpoint.order
+            generator = SeededGenerator(state: checkpoint.generatorState)!
+            step = checkpoint.step
+            examplesSeen = checkpoint.examplesSeen
+            startEpoch = checkpoint.epoch
+            startBatch = checkpoint.batchIndex
+            epochSum = checkpoint.epochLossSum
+            epochCount = checkpoint.epochExampleCount
+            epochLosses = checkpoint.epochLosses
+            lastBatchLoss = checkpoint.lastBatchLoss
+            firstBatchLoss = checkpoint.firstBatchLoss
+        }
+        let totalSteps = epochs * stepsPerEpoch
 
         // Buffers, allocated once.
         let cache = network.makeForwardCache(capacity: batchCapacity)
@@ -102,21 +142,34 @@ public struct Trainer<Algorithm: Optimizer>: Sendable {
             cotangent.deallocate()
         }
         var gradient = [Scalar](repeating: 0, count: P)
-        var order = Array(0..<n)
-        var generator = SeededGenerator(seed: seed)
-        var optimizer = self.optimizer
 
         // Clock: time between callback calls is training time.
         let clock = ContinuousClock()
         var trainingTime = Duration.zero, callbackTime = Duration.zero
         var segmentStart = clock.now
-        var step = 0, examplesSeen = 0, epochsCompleted = 0, currentEpoch = 0
-        var epochLosses: [Double] = []
+        var currentEpoch = startEpoch
+        // Position of the next batch (epoch, index), for checkpoints.
+        var nextEpoch = startEpoch, nextBatch = startBatch
         epochLosses.reserveCapacity(epochs)
         var stepLosses: [Double] = []
-        stepLosses.reserveCapacity(epochs * stepsPerEpoch)
-        var lastBatchLoss: Double?
+        stepLosses.reserveCapacity(max(0, totalSteps - step))
         var stopRequested = false
+
+        let provider = callbacks.isEmpty ? nil : CheckpointProvider<Scalar> { parameters in
+            // Normalized: after an epoch's last batch, the next epoch at batch 0.
+            var epoch = nextEpoch, batch = nextBatch, sum = epochSum, count = epochCount, losses = epochLosses
+            if batch == stepsPerEpoch {
+                if losses.count == epoch { losses.append(sum / Double(count)) }
+                epoch += 1
+                batch = 0
+            }
+            if batch == 0 { sum = 0; count = 0 }
+            return TrainingCheckpoint(
+                step: step, epoch: epoch, batchIndex: batch, order: order, generatorState: generator.state,
+                epochLossSum: sum, epochExampleCount: count, examplesSeen: examplesSeen, epochLosses: losses,
+                lastBatchLoss: lastBatchLoss, firstBatchLoss: firstBatchLoss, parameters: parameters,
+                optimizer: optimizer.exportState())
+        }
 
         func notify(_ event: TrainingContext<Scalar>.Event, epoch: Int, epochLoss: Double?) throws -> Bool {
             let start = clock.now
@@ -126,7 +179,7 @@ public struct Trainer<Algorithm: Optimizer>: Sendable {
                 let context = TrainingContext(
                     event: event, step: step, epoch: epoch, stepsPerEpoch: stepsPerEpoch, batchLoss: lastBatchLoss,
                     epochLoss: epochLoss, network: network, trainingSeconds: Self.seconds(trainingTime),
-                    callbackSeconds: Self.seconds(callbackTime))
+                    callbackSeconds: Self.seconds(callbackTime), totalSteps: totalSteps, checkpointProvider: provider)
                 for callback in callbacks {
                     switch event {
                     case .trainingBegin: stop = try callback.trainingDidBegin(context) == .stop || stop
@@ -142,14 +195,22 @@ public struct Trainer<Algorithm: Optimizer>: Sendable {
             return stop
         }
 
-        stopRequested = try notify(.trainingBegin, epoch: 0, epochLoss: nil)
+        // At a resumed step the epoch of that step (the previous one at an epoch boundary).
+        let beginEpoch = startBatch == 0 && step > 0 ? max(0, startEpoch - 1) : startEpoch
+        stopRequested = try notify(.trainingBegin, epoch: beginEpoch, epochLoss: nil)
         try inputs.storage.withUnsafeBufferPointer { x in
             try targets.storage.withUnsafeBufferPointer { y in
-                epochLoop: for epoch in 0..<epochs where !stopRequested {
+                epochLoop: for epoch in startEpoch..<max(startEpoch, epochs) where !stopRequested {
                     currentEpoch = epoch
-                    if shuffle { Self.shuffle(&order, using: &generator) }
-                    var epochSum = 0.0, epochCount = 0
-                    for batchIndex in 0..<stepsPerEpoch {
+                    let firstBatch = epoch == startEpoch ? startBatch : 0
+                    if firstBatch == 0 {
+                        if shuffle { Self.shuffle(&order, using: &generator) }
+                        epochSum = 0
+                        epochCount = 0
+                    }
+                    nextEpoch = epoch
+                    nextBatch = firstBatch
+                    for batchIndex in firstBatch..<stepsPerEpoch {
                         let start = batchIndex * batchSize
                         let b = min(batchSize, n - start)
                         for r in 0..<b {
@@ -164,6 +225,9 @@ public struct Trainer<Algorithm: Optimizer>: Sendable {
                             outputs: cache.outputBuffer, targets: UnsafeBufferPointer(rebasing: batchTargets[0..<(b * k)]),
                             batch: b, outputCount: k, cotangent: UnsafeMutableBufferPointer(rebasing: cotangent[0..<(b * k)]))
                         guard batchLoss.isFinite else { throw TrainingError.diverged(step: step + 1, loss: batchLoss) }
+                        if let factor = maxLossGrowth, let first = firstBatchLoss, batchLoss > factor * max(first, .leastNormalMagnitude) {
+                            throw TrainingError.lossGrowth(step: step + 1, loss: batchLoss, firstLoss: first, factor: factor)
+                        }
                         try gradient.withUnsafeMutableBufferPointer { g in
                             g.update(repeating: 0)
                             try network.vjp(
@@ -175,7 +239,9 @@ public struct Trainer<Algorithm: Optimizer>: Sendable {
                         examplesSeen += b
                         epochSum += batchLoss * Double(b)
                         epochCount += b
+                        nextBatch = batchIndex + 1
                         lastBatchLoss = batchLoss
+                        if firstBatchLoss == nil { firstBatchLoss = batchLoss }
                         stepLosses.append(batchLoss)
                         if try notify(.stepEnd, epoch: epoch, epochLoss: epochSum / Double(epochCount)) {
                             stopRequested = true
@@ -184,16 +250,48 @@ public struct Trainer<Algorithm: Optimizer>: Sendable {
                     }
                     let epochLoss = epochSum / Double(epochCount)
                     epochLosses.append(epochLoss)
-                    epochsCompleted += 1
                     if try notify(.epochEnd, epoch: epoch, epochLoss: epochLoss) { stopRequested = true }
                 }
             }
         }
+        // The loss is checked before each update; the last update is checked here.
+        let finite = network.parameters.withUnsafeBufferPointer { theta in
+            var finite = true
+            for i in 0..<theta.count where !theta[i].isFinite { finite = false }
+            return finite
+        }
+        guard finite else { throw TrainingError.nonFiniteParameters(step: step) }
         _ = try notify(.trainingEnd, epoch: currentEpoch, epochLoss: epochLosses.last)
         return TrainingReport(
-            steps: step, epochsCompleted: epochsCompleted, examplesSeen: examplesSeen, epochLosses: epochLosses,
-            stepLosses: stepLosses, lastBatchLoss: lastBatchLoss, stoppedEarly: stopRequested && epochsCompleted < epochs, optimizer: optimizer,
-            trainingSeconds: Self.seconds(trainingTime), callbackSeconds: Self.seconds(callbackTime))
+            steps: step, epochsCompleted: epochLosses.count, examplesSeen: examplesSeen, epochLosses: epochLosses,
+            stepLosses: stepLosses, lastBatchLoss: lastBatchLoss, stoppedEarly: stopRequested && epochLosses.count < epochs,
+            optimizer: optimizer, trainingSeconds: Self.seconds(trainingTime), callbackSeconds: Self.seconds(callbackTime))
+    }
+
+    /// Checks that a checkpoint fits this run (network size, data, batch size, epochs).
+    static func check(_ c: TrainingCheckpoint<Scalar>, parameterCount: Int, examples n: Int, stepsPerEpoch: Int, epochs: Int) throws {
+        func bad(_ name: String, _ value: String, _ expected: String) -> TrainingError {
+            .invalidOption(name: "checkpoint \(name)", value: value, expected: expected)
+        }
+        guard c.parameters.count == parameterCount else {
+            throw bad("parameters", "\(c.parameters.count) values", "the network's \(parameterCount) parameters")
+        }
+        guard c.order.count == n else { throw bad("order", "\(c.order.count) examples", "the \(n) training examples") }
+        var seen = [Bool](repeating: false, count: n)
+        for i in c.order {
+            guard (0..<n).contains(i), !seen[i] else { throw bad("order", "not a permutation", "a permutation of 0..<\(n)") }
+            seen[i] = true
+        }
+        guard SeededGenerator(state: c.generatorState) != nil else { throw bad("generator state", "\(c.generatorState)", "four words, not all zero") }
+        guard c.batchIndex < stepsPerEpoch, c.step == c.epoch * stepsPerEpoch + c.batchIndex else {
+            throw bad("step", "\(c.step) (epoch \(c.epoch), batch \(c.batchIndex))",
+                      "epoch × \(stepsPerEpoch) steps per epoch + batch: written with another batch size or data set")
+        }
+        guard c.epochLosses.count == c.epoch else { throw bad("epoch losses", "\(c.epochLosses.count)", "one per completed epoch (\(c.epoch))") }
+        guard c.epoch < epochs || (c.epoch == epochs && c.batchIndex == 0) else {
+            throw bad("step", "\(c.step) (epoch \(c.epoch + 1))", "at most the \(epochs * stepsPerEpoch) steps of \(epochs) epochs")
+        }
+        guard c.parameters.allSatisfy(\.isFinite) else { throw bad("parameters", "non-finite values", "finite values") }
     }
 
     // MARK: Helpers

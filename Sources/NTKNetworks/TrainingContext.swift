@@ -30,6 +30,25 @@ public struct TrainingContext<Scalar: BLASScalar>: Sendable {
     /// Wall-clock seconds spent inside callbacks so far.
     public var callbackSeconds: Double
 
+    /// Steps of the whole run as configured (epochs × steps per epoch; a stop request ends it earlier).
+    public var totalSteps: Int = 0
+    /// Builds the run's checkpoint at this point (nil outside a `Trainer` run).
+    var checkpointProvider: CheckpointProvider<Scalar>? = nil
+
     /// The current flat parameter vector θ.
     public var parameters: [Scalar] { network.parameters }
+
+    /// The run's `TrainingCheckpoint` at this point (resuming from it continues exactly as
+    /// this run goes on); nil outside a `Trainer` run. Call it only during the callback, on the
+    /// training thread: it reads the trainer's live state. O(P + n) copies.
+    public func checkpoint() -> TrainingCheckpoint<Scalar>? {
+        checkpointProvider?.make(network.parameters)
+    }
+}
+
+/// The trainer's closure building a checkpoint from its live state; used only synchronously
+/// during a callback on the training thread.
+final class CheckpointProvider<Scalar: BLASScalar>: @unchecked Sendable {
+    let make: ([Scalar]) -> TrainingCheckpoint<Scalar>
+    init(_ make: @escaping ([Scalar]) -> TrainingCheckpoint<Scalar>) { self.make = make }
 }

@@ -11,6 +11,10 @@ public enum TrainingError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidTarget(loss: String, row: Int, column: Int, value: Double, expected: String)
     /// The loss became NaN or infinite during training.
     case diverged(step: Int, loss: Double)
+    /// The parameters became NaN or infinite at the update of `step`.
+    case nonFiniteParameters(step: Int)
+    /// The loss grew past `Trainer.maxLossGrowth` times the first batch's loss.
+    case lossGrowth(step: Int, loss: Double, firstLoss: Double, factor: Double)
 
     public var description: String {
         switch self {
@@ -24,6 +28,10 @@ public enum TrainingError: Error, Equatable, Sendable, CustomStringConvertible {
             return "\(loss): target [\(row), \(column)] = \(value) is invalid, expected \(expected)"
         case let .diverged(step, loss):
             return "training diverged at step \(step): the batch loss is \(loss), expected a finite value"
+        case let .nonFiniteParameters(step):
+            return "training diverged at step \(step): the parameters are not finite after the update"
+        case let .lossGrowth(step, loss, firstLoss, factor):
+            return "training diverged at step \(step): the batch loss \(loss) exceeds \(factor) × the first batch loss \(firstLoss)"
         }
     }
 }

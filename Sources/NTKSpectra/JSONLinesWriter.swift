@@ -1,4 +1,5 @@
 import Foundation
+import NTKNetworks
 
 /// Appends one JSON object per line to a file, each with a single `write(2)` so a process
 /// killed at any moment leaves every complete record on disk (no user-space buffering).
@@ -37,9 +38,41 @@ public final class JSONLinesWriter: @unchecked Sendable {
 
     deinit { try? handle.close() }
 
+    /// Offset of the last line this writer appended (nil before its first append).
+    private var lastLineOffset: UInt64?
+
     /// Writes one record (one line) and returns once the kernel has it.
     public func append(_ record: [String: JSONValue]) throws {
+        lastLineOffset = try handle.offset()
         try handle.write(contentsOf: Data((JSONValue.object(record).encoded() + "\n").utf8))
+    }
+
+    /// Replaces the last record this writer appended (appends when it appended none): the file
+    /// is cut before that line and the new line written, so one record per line stays the rule.
+    public func replaceLast(_ record: [String: JSONValue]) throws {
+        guard let offset = lastLineOffset else { return try append(record) }
+        try handle.truncate(atOffset: offset)
+        try handle.seekToEnd()
+        try append(record)
+    }
+
+    /// Keeps only the complete records of `url` for which `keep` is true, rewriting the file
+    /// atomically (temporary file, fsync, rename); a torn last line is dropped. Returns the kept records.
+    @discardableResult
+    public static func keepRecords(in url: URL, where keep: ([String: Any]) -> Bool) throws -> [[String: Any]] {
+        guard FileManager.default.fileExists(atPath: url.path) else { return [] }
+        let data = try Data(contentsOf: url)
+        var kept: [[String: Any]] = []
+        var out = Data()
+        for line in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: true) {
+            guard let object = (try? JSONSerialization.jsonObject(with: Data(line))) as? [String: Any] else { continue }
+            guard keep(object) else { continue }
+            kept.append(object)
+            out.append(contentsOf: line)
+            out.append(UInt8(ascii: "\n"))
+        }
+        if out != data { try TrainingCheckpoint<Double>.writeAtomically(out, to: url) }
+        return kept
     }
 
     /// Forces the records to stable storage (survives a machine crash, not only a process kill).

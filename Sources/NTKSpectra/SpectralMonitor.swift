@@ -66,6 +66,7 @@ public final class SpectralMonitor<Scalar: BLASScalar>: TrainingCallback, @unche
         var lastScheduledStep = -1
         var inFlight = false
         var failure: (any Error)? = nil
+        var resumedLastValidated = false
     }
     private var state = State()
     private let lock = NSLock()
@@ -112,7 +113,26 @@ public final class SpectralMonitor<Scalar: BLASScalar>: TrainingCallback, @unche
         self.writer = try output.map { try JSONLinesWriter(url: $0, truncate: truncate) }
     }
 
+    /// Continues a resumed run's records: `recordCount` records are already in the output (the
+    /// call counter goes on from there, so exact validations fall on the same calls), the last
+    /// one at `lastStep` (not recorded again), `lastValidated` whether it carries the exact check.
+    public func resume(recordCount: Int, lastStep: Int?, lastValidated: Bool) {
+        locked { s in
+            s.calls = recordCount
+            s.lastScheduledStep = lastStep ?? -1
+            s.resumedLastValidated = lastValidated
+        }
+    }
+
     public func trainingDidBegin(_ context: TrainingContext<Scalar>) throws -> TrainingDecision {
+        // A resumed run: its first step is already recorded. The last step of the run is
+        // recorded (validated) once, by `trainingDidEnd`.
+        // Resumed at step k > 0: record k only where the uninterrupted run did (a scheduled step
+        // whose record was lost), so the resumed records equal the uninterrupted ones.
+        let recorded = locked { $0.lastScheduledStep == context.step }
+        if context.step > 0, recorded || context.step == context.totalSteps || context.step % configuration.every != 0 {
+            return .continue
+        }
         try schedule(context, final: false)
         return .continue
     }
@@ -120,6 +140,8 @@ public final class SpectralMonitor<Scalar: BLASScalar>: TrainingCallback, @unche
     public func stepDidEnd(_ context: TrainingContext<Scalar>) throws -> TrainingDecision {
         try rethrowFailure()
         guard context.step % configuration.every == 0 else { return .continue }
+        // The run's last step is recorded once, validated, by `trainingDidEnd`.
+        if context.step == context.totalSteps { return .continue }
         let skip: Bool = locked { s in
             var skip = false
             if let f = configuration.maxOverheadFraction, context.callbackSeconds > f * context.trainingSeconds { skip = true }
@@ -136,7 +158,9 @@ public final class SpectralMonitor<Scalar: BLASScalar>: TrainingCallback, @unche
         group.wait()
         try rethrowFailure()
         defer { locked { $0.overheadShare = context.trainingSeconds > 0 ? $0.seconds / context.trainingSeconds : nil } }
-        let (lastStep, lastValidated) = locked { s in (s.lastScheduledStep, s.records.last?["exact_entropy"] != nil) }
+        let (lastStep, lastValidated) = locked { s in
+            (s.lastScheduledStep, s.records.last.map { $0["exact_entropy"] != nil } ?? s.resumedLastValidated)
+        }
         if context.step != lastStep {
             try measure(context, callIndex: locked { s in s.calls += 1; s.lastScheduledStep = context.step; return s.calls - 1 },
                         final: true)
@@ -196,8 +220,13 @@ public final class SpectralMonitor<Scalar: BLASScalar>: TrainingCallback, @unche
         // carries the exact fields at every step, being the exact spectrum itself.
         record["validated"] = .bool(validate)
         try locked { s in
-            if replaceLast, !s.records.isEmpty { s.records.removeLast() }
-            try writer?.append(record)
+            // Replacing: the file's last line too, so that each step has one record on disk.
+            if replaceLast, !s.records.isEmpty {
+                s.records.removeLast()
+                try writer?.replaceLast(record)
+            } else {
+                try writer?.append(record)
+            }
             s.records.append(record)
             s.seconds += total
         }

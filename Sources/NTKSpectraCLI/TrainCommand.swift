@@ -74,8 +74,12 @@ public struct TrainCommand: ParsableCommand {
 
     @Option(name: .long, help: "Output directory (records.jsonl, weights.safetensors).")
     public var output: String = "ntk-train"
-    @Flag(name: .long, help: "Append to an existing records.jsonl instead of starting it anew.")
+    @Flag(name: .long, help: "Continue a killed or finished run from OUTPUT/checkpoint.safetensors (same options; --epochs may be larger): records after the checkpoint are dropped and new ones appended.")
     public var resume = false
+    @Option(name: .long, help: "Checkpoint weights, optimizer and shuffling state to OUTPUT/checkpoint.safetensors every this many steps, and at the end (default: the monitor's interval; 100 with --monitor-overhead).")
+    public var checkpointEvery: Int?
+    @Option(name: .long, help: "Stop with an error when a batch loss exceeds this multiple of the first batch's loss (a diverging run).")
+    public var maxLossGrowth: Double = 1e6
     @Option(name: .long, help: "Random seed.")
     public var seed: UInt64 = 0
 
@@ -86,6 +90,8 @@ public struct TrainCommand: ParsableCommand {
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
         guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be positive, got \(lr)") }
         if let monitorEvery, monitorEvery < 1 { throw ValidationError("--monitor-every must be at least 1, got \(monitorEvery)") }
+        if let checkpointEvery, checkpointEvery < 1 { throw ValidationError("--checkpoint-every must be at least 1, got \(checkpointEvery)") }
+        guard maxLossGrowth > 1, maxLossGrowth.isFinite else { throw ValidationError("--max-loss-growth must be a finite factor > 1, got \(maxLossGrowth)") }
         if let f = monitorOverhead, !(f > 0 && f < 1) {
             throw ValidationError("--monitor-overhead must be a fraction of training time in (0, 1), got \(f)")
         }
@@ -141,6 +147,51 @@ public struct TrainCommand: ParsableCommand {
         }
     }
 
+    /// The options a resumed run must share with the run that wrote the checkpoint (not
+    /// --epochs, which may grow, nor the monitor's options).
+    func fingerprint(network: Network<Double>) throws -> [String: String] {
+        var f: [String: String] = [
+            "dataset": dataset.rawValue, "samples": samples.map { "\($0)" } ?? "default", "seed": "\(seed)",
+            "batch-size": "\(batchSize)", "optimizer": optimizer.rawValue, "lr": "\(lr)", "weight-decay": "\(weightDecay)",
+            "loss": loss.rawValue, "parameter-count": "\(network.parameterCount)",
+        ]
+        if let model {
+            var hash: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a of the spec's bytes
+            for byte in try readFile(model, what: "model spec") { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+            f["model"] = String(hash, radix: 16)
+        } else {
+            f["family"] = family.rawValue
+            f["hidden"] = hidden.map(String.init).joined(separator: " ")
+            f["activation"] = activation
+        }
+        if dataset == .npy {
+            f["inputs"] = inputs ?? ""
+            f["targets"] = targets ?? ""
+        }
+        return f.reduce(into: [:]) { $0["option." + $1.key] = $1.value }
+    }
+
+    /// Reads OUTPUT/checkpoint.safetensors for --resume and checks that it was written with these options.
+    func loadCheckpoint(_ url: URL, fingerprint: [String: String], stepsPerEpoch: Int) throws -> TrainingCheckpoint<Double> {
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            throw CLIError.failed("--resume: no checkpoint \(url.path) (the run was killed before its first checkpoint, or --output differs); start anew without --resume")
+        }
+        let checkpoint: TrainingCheckpoint<Double>
+        do { checkpoint = try TrainingCheckpoint(contentsOf: url) } catch {
+            throw CLIError.invalidFile(url.path, "not a usable training checkpoint (--resume): \(error)")
+        }
+        for key in fingerprint.keys.sorted() where checkpoint.metadata[key] != fingerprint[key] {
+            let option = String(key.dropFirst("option.".count))
+            throw CLIError.failed(
+                "--resume: checkpoint \(url.path) was written with --\(option) \(checkpoint.metadata[key] ?? "unset"), this run has --\(option) \(fingerprint[key]!); use the same options or start anew without --resume")
+        }
+        guard checkpoint.step <= epochs * stepsPerEpoch else {
+            throw CLIError.failed(
+                "--resume: checkpoint \(url.path) is at step \(checkpoint.step), past the \(epochs * stepsPerEpoch) steps of --epochs \(epochs); raise --epochs to at least \((checkpoint.step + stepsPerEpoch - 1) / stepsPerEpoch)")
+        }
+        return checkpoint
+    }
+
     public func run() throws {
         let cores = ProcessInfo.processInfo.activeProcessorCount
         // Asynchronous records share the cores with training: OpenBLAS's thread count is
@@ -172,29 +223,69 @@ public struct TrainCommand: ParsableCommand {
         config.estimator.kind = kernel
         config.estimator.spectral.maxApplications = monitorMatvecs
         config.estimator.spectral.seed = seed &+ 1
+        let recordsURL = directory.appendingPathComponent("records.jsonl")
+        let checkpointURL = directory.appendingPathComponent("checkpoint.safetensors")
+        let weightsURL = directory.appendingPathComponent("weights.safetensors")
+        let fingerprint = try self.fingerprint(network: network)
+        // Resume: the checkpoint must exist and match; records after it are dropped (atomically).
+        var checkpoint: TrainingCheckpoint<Double>? = nil
+        var kept: [[String: Any]] = []
+        if resume {
+            checkpoint = try loadCheckpoint(checkpointURL, fingerprint: fingerprint, stepsPerEpoch: (train.count + batchSize - 1) / batchSize)
+            let step = checkpoint!.step
+            kept = try JSONLinesWriter.keepRecords(in: recordsURL) { ($0["step"] as? Int).map { $0 <= step } ?? false }
+        } else {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            // A checkpoint of an earlier run must not pair with this run's records.
+            if FileManager.default.fileExists(atPath: checkpointURL.path) { try FileManager.default.removeItem(at: checkpointURL) }
+        }
         let monitor = try SpectralMonitor(configuration: config, probeInputs: probes.inputs, probeTargets: probes.targets,
-                                          output: directory.appendingPathComponent("records.jsonl"), truncate: !resume)
+                                          output: recordsURL, truncate: !resume)
+        if let checkpoint {
+            monitor.resume(recordCount: kept.count, lastStep: kept.last?["step"] as? Int,
+                           lastValidated: kept.last?["exact_entropy"].map { !($0 is NSNull) } ?? false)
+        }
+        let checkpointEvery = self.checkpointEvery ?? (monitorOverhead == nil ? monitorEvery : 100)
+        let writer = try CheckpointWriter<Double>(url: checkpointURL, every: checkpointEvery, metadata: fingerprint)
         let lossFunction: Loss = loss == .mse ? .meanSquaredError() : .softmaxCrossEntropy
         let steps = epochs * ((train.count + batchSize - 1) / batchSize)
-        progress("train: \(all.name) \(train.count)/\(test.count), P = \(network.parameterCount), \(steps) steps, monitor every \(monitorEvery) on \(probes.count) inputs")
+        let from = checkpoint.map { ", resuming at step \($0.step)" } ?? ""
+        progress("train: \(all.name) \(train.count)/\(test.count), P = \(network.parameterCount), \(steps) steps\(from), monitor every \(monitorEvery) on \(probes.count) inputs, checkpoint every \(checkpointEvery)")
         let reporter = ProgressReporter<Double>(name: config.run, totalSteps: steps, monitor: monitor)
+        // The checkpoint first: every record on disk then has a checkpoint at or after its step.
+        let callbacks: [any TrainingCallback<Double>] = [writer, monitor, reporter]
         let report: (seconds: Double, callback: Double)
         let evaluation: Evaluation
-        switch optimizer {
-        case .sgd:
-            let trainer = Trainer(epochs: epochs, batchSize: batchSize, seed: seed, loss: lossFunction,
-                                  optimizer: SGD<Double>(learningRate: lr, momentum: 0.9, weightDecay: weightDecay))
-            let r = try trainer.train(network: &network, inputs: train.inputs, targets: train.targets, callbacks: [monitor, reporter])
-            report = (r.trainingSeconds, r.callbackSeconds)
-            evaluation = try trainer.evaluate(network: network, inputs: test.inputs, targets: test.targets)
-        case .adam:
-            let trainer = Trainer(epochs: epochs, batchSize: batchSize, seed: seed, loss: lossFunction,
-                                  optimizer: Adam<Double>(learningRate: lr, weightDecay: weightDecay))
-            let r = try trainer.train(network: &network, inputs: train.inputs, targets: train.targets, callbacks: [monitor, reporter])
-            report = (r.trainingSeconds, r.callbackSeconds)
-            evaluation = try trainer.evaluate(network: network, inputs: test.inputs, targets: test.targets)
+        do {
+            switch optimizer {
+            case .sgd:
+                var trainer = Trainer(epochs: epochs, batchSize: batchSize, seed: seed, loss: lossFunction,
+                                      optimizer: SGD<Double>(learningRate: lr, momentum: 0.9, weightDecay: weightDecay))
+                trainer.maxLossGrowth = maxLossGrowth
+                let r = try trainer.train(network: &network, inputs: train.inputs, targets: train.targets, callbacks: callbacks,
+                                          resumeFrom: checkpoint)
+                report = (r.trainingSeconds, r.callbackSeconds)
+                evaluation = try trainer.evaluate(network: network, inputs: test.inputs, targets: test.targets)
+            case .adam:
+                var trainer = Trainer(epochs: epochs, batchSize: batchSize, seed: seed, loss: lossFunction,
+                                      optimizer: Adam<Double>(learningRate: lr, weightDecay: weightDecay))
+                trainer.maxLossGrowth = maxLossGrowth
+                let r = try trainer.train(network: &network, inputs: train.inputs, targets: train.targets, callbacks: callbacks,
+                                          resumeFrom: checkpoint)
+                report = (r.trainingSeconds, r.callbackSeconds)
+                evaluation = try trainer.evaluate(network: network, inputs: test.inputs, targets: test.targets)
+            }
+        } catch let error as TrainingError {
+            switch error {
+            case .diverged, .lossGrowth, .nonFiniteParameters:
+                throw CLIError.failed("\(error); lower --lr (\(lr)); no weights written, records and checkpoint up to the last checkpoint kept in \(directory.path)")
+            default: throw error
+            }
         }
-        try network.saveParameters(to: directory.appendingPathComponent("weights.safetensors"), dtype: .f64)
+        guard evaluation.loss.isFinite else {
+            throw CLIError.failed("training diverged: the held-out loss is \(evaluation.loss) (--lr \(lr)); no weights written")
+        }
+        try TrainingCheckpoint<Double>.writeAtomically(network.safetensorsData(dtype: .f64), to: weightsURL)
         var summary: [String: JSONValue] = [
             "test_loss": .number(evaluation.loss), "records": .integer(monitor.records.count),
             "training_seconds": .number(report.seconds), "monitor_seconds": .number(report.callback),
@@ -211,6 +302,12 @@ public struct TrainCommand: ParsableCommand {
             "routes": .object(Dictionary(grouping: monitor.records.compactMap { $0["route"]?.stringValue }, by: { $0 })
                 .mapValues { .integer($0.count) }),
         ]
+        summary["checkpoint_path"] = .string(checkpointURL.path)
+        summary["checkpoint_step"] = writer.lastStep.map { .integer($0) } ?? .null
+        summary["checkpoints_written"] = .integer(writer.written)
+        summary["checkpoint_seconds"] = .number(writer.seconds)
+        summary["resumed_from_step"] = checkpoint.map { .integer($0.step) } ?? .null
+        summary["records_total"] = .integer(kept.count + monitor.records.count)
         if let accuracy = evaluation.accuracy { summary["test_accuracy"] = .number(accuracy) }
         printJSON(summary)
     }

@@ -259,14 +259,118 @@ struct MonitorKillTests {
             lastStep = step
         }
 
-        // Resume: a short second run appends after the surviving records.
-        let resumed = try CLITests.run(arguments.map { $0 == "400" ? "1" : $0 } + ["--resume"])
+        // Resume: a short second run continues from the checkpoint (written every monitor
+        // record, before it) and appends after the surviving records. 10 steps per epoch: the
+        // run ends an epoch or two after the checkpoint (at most one step after the last record).
+        let resumeEpochs = lastStep / 10 + 2
+        let resumed = try CLITests.run(arguments.map { $0 == "400" ? "\(resumeEpochs)" : $0 } + ["--resume"])
         #expect(resumed.code == 0, "\(resumed.stderr)")
         let after = try JSONLinesWriterReader.records(records)
         #expect(after.count > complete.count)
         #expect(after.prefix(complete.count).map { $0["step"] as? Int } == complete.map {
             ((try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any])?["step"] as? Int
         })
+    }
+}
+
+/// `train --resume` after a SIGKILL continues from the last checkpoint: the records equal those
+/// of an uninterrupted run (timing fields aside), each step once, and the weights bit for bit.
+@Suite("Resumed training equals an uninterrupted run")
+struct ResumeTests {
+    static let arguments = [
+        "train", "--dataset", "moons", "--samples", "200", "--hidden", "8", "--epochs", "30", "--batch-size", "16",
+        "--monitor-every", "7", "--monitor-examples", "8", "--monitor-matvecs", "200", "--lr", "0.05",
+        "--checkpoint-every", "3",
+    ]
+
+    /// The deterministic fields of each record, by step (timings and the timing-calibrated route reason excluded).
+    static func deterministic(_ url: URL) throws -> [[String: String]] {
+        try JSONLinesWriterReader.records(url).map { record in
+            record.filter { key, _ in !key.contains("seconds") && !["route_reason", "peak_resident_bytes", "predicted_bytes"].contains(key) }
+                .mapValues { "\($0)" }
+        }
+    }
+
+    @Test func killedAndResumedRunMatchesAnUninterruptedOne() throws {
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("ntk-resume-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: base) }
+        let straight = base.appendingPathComponent("straight"), killed = base.appendingPathComponent("killed")
+        let reference = try CLITests.run(Self.arguments + ["--output", straight.path])
+        #expect(reference.code == 0, "\(reference.stderr)")
+        let expected = try Self.deterministic(straight.appendingPathComponent("records.jsonl"))
+        #expect(expected.count == 44)  // steps 0, 7, …, 294 and the last, 300
+        #expect(Set(expected.map { $0["step"] }).count == expected.count)
+
+        // Kill at pseudo-random points (after the first checkpoint), resume each time.
+        var generator = SystemRandomNumberGenerator()
+        let checkpoint = killed.appendingPathComponent("checkpoint.safetensors")
+        var kills = 0
+        for round in 0..<3 {
+            let process = Process()
+            process.executableURL = try CLITests.executable
+            process.arguments = Self.arguments + ["--output", killed.path] + (round == 0 ? [] : ["--resume"])
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            func stamp() -> Date? { (try? FileManager.default.attributesOfItem(atPath: checkpoint.path))?[.modificationDate] as? Date }
+            let before = stamp()
+            try process.run()
+            // Wait for this process's first checkpoint, then kill it a little later.
+            let deadline = Date().addingTimeInterval(30)
+            while stamp() == before, process.isRunning, Date() < deadline { usleep(2_000) }
+            usleep(UInt32.random(in: 0..<40_000, using: &generator))
+            if process.isRunning {
+                kill(process.processIdentifier, SIGKILL)
+                kills += 1
+            }
+            process.waitUntilExit()
+        }
+        let resumed = try CLITests.run(Self.arguments + ["--output", killed.path, "--resume"])
+        #expect(resumed.code == 0, "\(resumed.stderr)")
+        let summary = try #require((try JSONSerialization.jsonObject(with: Data(resumed.stdout.utf8))) as? [String: Any])
+        #expect(summary["checkpoint_step"] as? Int == 300)
+        #expect(kills >= 1)
+        #expect(try Self.deterministic(killed.appendingPathComponent("records.jsonl")) == expected, "after \(kills) kills")
+        #expect(try Data(contentsOf: killed.appendingPathComponent("weights.safetensors"))
+            == Data(contentsOf: straight.appendingPathComponent("weights.safetensors")))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: killed.path).filter { $0.hasSuffix(".tmp") }.isEmpty
+            || kills > 0)
+
+        // A finished run resumed with the same options changes nothing; with other options it is refused.
+        let again = try CLITests.run(Self.arguments + ["--output", killed.path, "--resume"])
+        #expect(again.code == 0, "\(again.stderr)")
+        #expect(try Self.deterministic(killed.appendingPathComponent("records.jsonl")) == expected)
+        let otherLR = try CLITests.run(Self.arguments.map { $0 == "0.05" ? "0.1" : $0 } + ["--output", killed.path, "--resume"])
+        CLIHardeningTests.expectOneLineError(otherLR, contains: ["--resume", "--lr 0.05", "--lr 0.1"])
+        let fewer = try CLITests.run(Self.arguments.map { $0 == "30" ? "2" : $0 } + ["--output", killed.path, "--resume"])
+        CLIHardeningTests.expectOneLineError(fewer, contains: ["step 300", "--epochs"])
+        let missing = try CLITests.run(Self.arguments + ["--output", base.appendingPathComponent("none").path, "--resume"])
+        CLIHardeningTests.expectOneLineError(missing, contains: ["--resume", "no checkpoint"])
+    }
+
+    /// A diverging run exits non-zero with one line and writes no weights; each step is
+    /// recorded once on disk, and the summary counts the records in the file.
+    @Test func divergenceFailsAndRecordsAreUnique() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ntk-diverge-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let diverged = try CLITests.run(Self.arguments.map { $0 == "0.05" ? "1000" : $0 } + ["--output", directory.path])
+        // Progress lines precede it on stderr; the error is one line, the last.
+        #expect(diverged.code == 1 && diverged.stdout.isEmpty)
+        let errors = diverged.stderr.split(separator: "\n").filter { $0.hasPrefix("ntk-spectra: error: ") }
+        #expect(errors.count == 1 && errors.first == diverged.stderr.split(separator: "\n").last, "\(diverged.stderr)")
+        #expect(errors.first?.contains("training diverged at step") == true && errors.first?.contains("--lr") == true)
+        #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("weights.safetensors").path))
+
+        // The last step (30) is a multiple of --monitor-every: recorded once, validated.
+        let ok = try CLITests.run(["train", "--dataset", "moons", "--samples", "100", "--hidden", "4", "--epochs", "3",
+                                   "--batch-size", "8", "--monitor-every", "5", "--monitor-examples", "6",
+                                   "--output", directory.path])
+        #expect(ok.code == 0, "\(ok.stderr)")
+        let summary = try #require((try JSONSerialization.jsonObject(with: Data(ok.stdout.utf8))) as? [String: Any])
+        let records = try JSONLinesWriterReader.records(directory.appendingPathComponent("records.jsonl"))
+        let steps = records.compactMap { $0["step"] as? Int }
+        #expect(steps == [0, 5, 10, 15, 20, 25, 30])
+        #expect(summary["records"] as? Int == records.count)
+        #expect(records.last?["exact_entropy"] != nil)
     }
 }
 
