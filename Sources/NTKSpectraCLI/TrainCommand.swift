@@ -241,7 +241,7 @@ public struct TrainCommand: ParsableCommand {
         }
         let monitor = try SpectralMonitor(configuration: config, probeInputs: probes.inputs, probeTargets: probes.targets,
                                           output: recordsURL, truncate: !resume)
-        if let checkpoint {
+        if checkpoint != nil {
             monitor.resume(recordCount: kept.count, lastStep: kept.last?["step"] as? Int,
                            lastValidated: kept.last?["exact_entropy"].map { !($0 is NSNull) } ?? false)
         }
