@@ -195,20 +195,9 @@ public struct TrainingCheckpoint<Scalar: BLASScalar>: Sendable, Equatable {
         }
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         guard fd >= 0 else { throw failure("create \(temporary)") }
-        var ok = true
-        data.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let n = systemWrite(fd, raw.baseAddress! + offset, raw.count - offset)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    ok = false
-                    return
-                }
-                offset += n
-            }
-        }
-        if !ok || fsync(fd) != 0 {
+        let written = DurableWrite.writeAllAndSync(fd, data)
+        if written != 0 {
+            errno = written
             let error = failure("write")
             close(fd)
             unlink(temporary)
@@ -271,9 +260,3 @@ public final class CheckpointWriter<Scalar: BLASScalar>: TrainingCallback, @unch
         seconds += Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
     }
 }
-
-#if canImport(Glibc)
-    private let systemWrite = Glibc.write
-#else
-    private let systemWrite = Darwin.write
-#endif

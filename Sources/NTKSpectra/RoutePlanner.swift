@@ -21,8 +21,8 @@ import NTKNetworks
 /// - `kernel-lanczos` adds `expectedMatvecs` dense products, each streaming the 8·N² bytes of K
 ///   once per block of ≈ 3 vectors at the measured memory bandwidth.
 /// Full reorthogonalization (≈ 30 basis vectors read twice per product) and the pilot's
-/// Rayleigh–Ritz (≈ 4·M²·N + 10·M³ flops for M ≈ 300 pilot vectors) are added to both Lanczos
-/// routes. Memory: 8·N² bytes for K plus the Gram factors; the matrix-free cache of
+/// Rayleigh–Ritz (≈ 8·M²·N GEMM flops and three M³ eigenproblems for up to M = 480 pilot
+/// vectors) are added to both Lanczos routes. Memory: 8·N² bytes for K plus the Gram factors; the matrix-free cache of
 /// `StructuredCachePlan` (or one batch's forward cache for JVP∘VJP) plus the Lanczos bases.
 /// The predictions are for ordering routes, not for promises; `auto` prefers `dense` (exact)
 /// while its prediction is within `denseMargin` of the fastest.
@@ -116,14 +116,15 @@ public struct RoutePlanner: Sendable {
         // 4 complement probes of 30 steps.
         let basisBytes = Double(60 + 60 + 120 + 240 + 64 + 4 * 30) * big * 8
         // Full reorthogonalization of the complement probes (≈ 30 basis vectors read twice per
-        // product), and the pilot's Rayleigh–Ritz on the union of its bases (M ≈ 300 vectors on
-        // average: ≈ 4·M²·N flops to whiten and rotate, ≈ 10·M³ for the small eigenproblems) plus
-        // its own reorthogonalization (Σ depth²·N·2 over runs of 60, 60, 120 steps).
-        let pilotVectors = 300.0
-        let pilotFlops = 4 * pilotVectors * pilotVectors * big + 10 * pilotVectors * pilotVectors * pilotVectors
-            + 2 * (60.0 * 60 + 60 * 60 + 120 * 120) * big
+        // product), and the pilot's Rayleigh–Ritz on the union of its bases, redone as the pilot
+        // grows (measured to dominate small kernels: 0.3–0.4 s of a 0.9 s kernel-Lanczos estimate
+        // at N = 1000 when the pilot grew to M = 480 vectors): ≈ 8·M²·N GEMM flops to whiten and
+        // rotate, and three eigenproblems with vectors, ≈ 6·M³ each, at the eigensolver's rate.
+        let pilotVectors = 480.0
+        let pilotGEMM = 8 * pilotVectors * pilotVectors * big + 2 * (60.0 * 60 + 60 * 60 + 120 * 120 + 240 * 240) * big
+        let pilotEigen = 3 * 6 * pilotVectors * pilotVectors * pilotVectors
         let orthogonalization = matvecs * 2 * 30 * big * 8 / rates.memoryBandwidth
-            + pilotFlops / (networkEfficiency * rates.doubleGEMM)
+            + pilotGEMM / (networkEfficiency * rates.doubleGEMM) + pilotEigen / (eigenEfficiency * rates.doubleGEMM)
 
         let setup = w.structured ? (1 + 2 * k) * forward : forward
         let matrixFree = setup + matvecs * (w.structured ? 2 : 4) * forward + orthogonalization

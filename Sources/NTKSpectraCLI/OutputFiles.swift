@@ -68,20 +68,7 @@ struct OutputFiles {
         let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).tmp").path
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL, 0o644)
         guard fd >= 0 else { throw CLIError.cannotWrite(path, option: option, Self.reason(errno)) }
-        var failure: Int32 = 0
-        data.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    failure = errno
-                    return
-                }
-                offset += n
-            }
-        }
-        if failure == 0, fsync(fd) != 0 { failure = errno }
+        var failure = DurableWrite.writeAllAndSync(fd, data)
         if close(fd) != 0, failure == 0 { failure = errno }
         guard failure == 0 else {
             unlink(temporary)
