@@ -67,21 +67,25 @@ extension Collectives {
     /// `DistributedError.rankFailed(rank:message:)` — so an error on one rank (a bad file, a
     /// non-finite product) ends all of them at the same point instead of leaving the others
     /// waiting in the next collective. `body` must not itself make collective calls that a
-    /// failing rank could skip.
-    public func agree<T>(_ body: () throws -> T) throws -> T {
+    /// failing rank could skip. `describe` turns a local error into the message.
+    public func agree<T>(describing describe: (any Error) -> String = { String(describing: $0) },
+                         _ body: () throws -> T) throws -> T {
         var result: T? = nil
-        var message = ""
+        // The failure's origin: this rank, or the rank an already agreed failure names.
+        var origin = rank, message = ""
         do { result = try body() } catch let error as DistributedError {
-            if case let .rankFailed(_, text) = error { message = text } else { message = error.description }
+            if case let .rankFailed(failed, text) = error { (origin, message) = (failed, text) } else { message = error.description }
         } catch {
-            message = String(describing: error)
+            message = describe(error)
         }
         // Encode the failing rank as size − rank so that MAX finds the lowest one (0: none).
         var flag: [Int64] = [result == nil ? Int64(size - rank) : 0]
         try flag.withUnsafeMutableBufferPointer { try allreduce($0, .max) }
         guard flag[0] != 0 else { return result! }
         let failed = size - Int(flag[0])
-        throw DistributedError.rankFailed(rank: failed, message: try broadcast(message, root: failed))
+        var from: [Int64] = [Int64(origin)]
+        try from.withUnsafeMutableBytes { try broadcast($0, root: failed) }
+        throw DistributedError.rankFailed(rank: Int(from[0]), message: try broadcast(message, root: failed))
     }
 
     /// A string from `root` (its length first, then its UTF-8 bytes).

@@ -120,6 +120,9 @@ public final class DistributedNTK<Scalar: BLASScalar>: NTKKernelOperator, @unche
                 try local.pullback(localInput, into: &parameterBlock)
             } else if parameterBlock.count != width * parameterCount {
                 parameterBlock = [Scalar](repeating: 0, count: width * parameterCount)
+            } else {
+                // No examples: contribute zero (the buffer holds the previous product's sum).
+                parameterBlock.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
             }
         }
         try collectives.allreduceSum(&parameterBlock)

@@ -70,7 +70,7 @@ struct DistributedRun {
         let rank = collectives.rank
         // Every rank reads the spec, the weights and the inputs, and keeps its shard (rank 0 keeps
         // all inputs for validate's exact spectrum). A bad file on one rank fails all of them here.
-        let (network, shard, all, examples) = try collectives.agree {
+        let (network, shard, all, examples) = try collectives.agree(describing: NTKSpectraMPICommand.message) {
             () throws -> (Network<Scalar>, Matrix<Scalar>, Matrix<Scalar>?, Int) in
             let spec = try model.spec()
             let network = try model.network(Scalar.self, spec: spec)
@@ -99,7 +99,7 @@ struct DistributedRun {
         result.predictedBytes = nil
         result.peakResidentBytes = ResidentMemory.peakBytes()
         var fields = result.fields
-        let exactResult = try collectives.agree { () throws -> ExactNTK.Result? in
+        let exactResult = try collectives.agree(describing: NTKSpectraMPICommand.message) { () throws -> ExactNTK.Result? in
             guard let all else { return nil }
             let double: Network<Double> = try (network as? Network<Double>) ?? network.converted(to: Double.self)
             return try ExactNTK(kind: kernel.kernel, batchSize: kernel.batchSize, conventions: convention.conventions)

@@ -43,7 +43,10 @@ public struct NTKSpectraMPICommand: ParsableCommand {
         let watchdog = failure.map { Watchdog(seconds: 10, message: message($0), rank: world.rank) }
         var code: Int32 = 0
         do {
-            try world.agree { if let failure { throw DistributedError.rankFailed(rank: world.rank, message: message(failure)) } }
+            try world.agree {
+                if let failure = failure as? DistributedError, case .rankFailed = failure { throw failure }
+                if let failure { throw DistributedError.rankFailed(rank: world.rank, message: message(failure)) }
+            }
         } catch {
             code = 1
             if world.rank == 0 { FileHandle.standardError.write(Data("ntk-spectra-mpi: error: \(message(error))\n".utf8)) }
@@ -60,7 +63,13 @@ public struct NTKSpectraMPICommand: ParsableCommand {
 
     /// One line, in ntk-spectra's terms (option names, no usage text).
     static func message(_ error: any Error) -> String {
-        if let error = error as? DistributedError { return NTKSpectraCommand.oneLine(error.description) }
+        if let error = error as? DistributedError {
+            // A rank's own message (already in ntk-spectra's terms), prefixed by the rank on R > 1.
+            if case let .rankFailed(rank, text) = error {
+                return NTKSpectraCommand.oneLine((try? Communicator.world().size) ?? 1 > 1 ? "rank \(rank): \(text)" : text)
+            }
+            return NTKSpectraCommand.oneLine(error.description)
+        }
         if NTKSpectraCommand.isParserError(error) {
             var text = message(for: error)
             if text.hasPrefix("Error: ") { text.removeFirst("Error: ".count) }
