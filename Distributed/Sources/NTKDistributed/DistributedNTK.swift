@@ -15,8 +15,9 @@ import NTKSpectra
 /// 2. one allreduce (in the network's precision) sums G = Σ_r G_r;
 /// 3. rank r: U_r = J_r G (`EmpiricalNTK.pushforward`), its rows of U;
 /// 4. one allgatherv assembles U on every rank.
-/// Before step 2 the ranks agree (`Collectives.agree`, one 8-byte allreduce) that every
-/// local pass succeeded and that s is the same everywhere; a status entry rides with step 4.
+/// Before step 1 the ranks check that s is the same everywhere (`checkSame`, a 16-byte
+/// allreduce), before step 2 they agree that every local pass succeeded (`Collectives.agree`,
+/// 8 bytes); a status entry per rank rides with step 4.
 /// So an error on one rank (a non-finite product) is thrown on all ranks, and a divergence
 /// of the lockstep is reported instead of hanging.
 ///
