@@ -14,6 +14,8 @@ let package = Package(
         .library(name: "NTKDatasets", targets: ["NTKDatasets"]),
         .library(name: "NTKEstimation", targets: ["NTKEstimation"]),
         .library(name: "NTKCompression", targets: ["NTKCompression"]),
+        // The command-line options and commands, for tools built on them (Distributed/'s ntk-spectra-mpi).
+        .library(name: "NTKSpectraCLI", targets: ["NTKSpectraCLI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),

@@ -224,7 +224,29 @@ public struct CollectiveVariableEstimator: Sendable {
         let selection = try NTKOperatorChoice.makeOperator(
             network: network, inputs: inputs, kind: kind, batchSize: batchSize, cacheBudgetBytes: cacheBudgetBytes,
             preference: operatorPreference)
-        let op = selection.kernel
+        return try estimate(kernel: selection.kernel, operatorName: selection.choice.name, network: network,
+                            examples: inputs.rows, targets: targets, start: start)
+    }
+
+    /// The matrix-free route on a given NTK operator: the exact trace from `exactTrace()` (or
+    /// the conventions' transformed diagonal), then deflated SLQ with it as T — what `estimate`
+    /// runs on its own operators, open to others (the data-parallel operator of `NTKDistributed`,
+    /// whose every call is collective and deterministic, so that all ranks run this in lockstep).
+    /// `network` gives the precision and sizes reported; `examples` is n of the whole kernel.
+    public func estimate<Scalar: BLASScalar>(
+        kernel op: any NTKKernelOperator, operatorName: String, network: Network<Scalar>, examples: Int,
+        targets: Matrix<Double>? = nil
+    ) throws -> CollectiveVariables {
+        var result = try estimate(kernel: op, operatorName: operatorName, network: network, examples: examples,
+                                  targets: targets, start: DispatchTime.now().uptimeNanoseconds)
+        result.route = .matrixFree
+        return result
+    }
+
+    func estimate<Scalar: BLASScalar>(
+        kernel op: any NTKKernelOperator, operatorName: String, network: Network<Scalar>, examples: Int,
+        targets: Matrix<Double>?, start: UInt64
+    ) throws -> CollectiveVariables {
         let measured: any SymmetricOperator
         let trace: Double
         if conventions.isDefault {
@@ -246,12 +268,12 @@ public struct CollectiveVariableEstimator: Sendable {
             alignment = try kernelTargetAlignment(op, targets: targets, traceOfSquare: report.traceOfSquare.value)
         }
         return CollectiveVariables(
-            kind: kind, dimension: op.dimension, examples: inputs.rows, outputs: network.outputCount,
+            kind: kind, dimension: op.dimension, examples: examples, outputs: network.outputCount,
             parameterCount: network.parameterCount, trace: trace, entropy: report.entropy,
             effectiveRank: report.effectiveRank, participationRatio: report.participationRatio,
             topEigenvalues: report.topEigenvalues, topResidualNorms: report.topResidualNorms,
             alignment: alignment, deflationRank: report.deflationRank, probes: report.probes,
-            lanczosDepth: report.lanczosDepth, operatorName: selection.choice.name, precision: Scalar.precisionName,
+            lanczosDepth: report.lanczosDepth, operatorName: operatorName, precision: Scalar.precisionName,
             matvecs: op.cost.matvecs, dataPasses: op.cost.dataPasses,
             seconds: Self.seconds(since: start))
     }

@@ -122,22 +122,44 @@ public final class EmpiricalNTK<Scalar: BLASScalar>: SymmetricOperator, @uncheck
         return w
     }
 
-    /// U = K V for a block of s vectors (rows of `input`, each of length `dimension`).
+    /// U = K V for a block of s vectors (rows of `input`, each of length `dimension`):
+    /// `pullback` then `pushforward`.
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public func apply(_ input: Matrix<Double>, into output: inout Matrix<Double>) throws {
-        let start = DispatchTime.now().uptimeNanoseconds
-        let s = input.rows, k = outputs
+        let s = input.rows
         guard input.columns == dimension, output.rows == s, output.columns == dimension else {
             throw NTKError.shapeMismatch("block product needs \(s)×\(dimension) in and out")
         }
-        let width = kind == .full ? s : s * k   // effective block width
+        try pullback(input, into: &parameterBlock)
+        try pushforward(parameterBlock, into: &output)
+    }
+
+    /// Rows of the parameter block G for s vectors: s for the `full` kernel, s·k for `traced`
+    /// (one cotangent per vector and output, see the type's comment).
+    public func parameterBlockWidth(vectors s: Int) -> Int {
+        kind == .full ? s : s * outputs
+    }
+
+    /// Pass 1 of a block product: G = Jᵀ V over this operator's examples, width × P in the
+    /// network's precision (`parameterBlockWidth(vectors: s)` rows, the flat parameter layout).
+    /// `parameterBlock` is resized if needed and overwritten. Summing G over disjoint example
+    /// sets and then calling `pushforward` on each set is the data-parallel product
+    /// (`NTKDistributed`); `apply` is the one-set case.
+    /// - Complexity: one VJP pass over the examples (batches with all-zero cotangents skipped).
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    public func pullback(_ input: Matrix<Double>, into parameterBlock: inout [Scalar]) throws {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let s = input.rows, k = outputs
+        guard input.columns == dimension else {
+            throw NTKError.shapeMismatch("pullback needs \(s)×\(dimension) vectors, got \(s)×\(input.columns)")
+        }
+        let width = parameterBlockWidth(vectors: s)
         let p = network.parameterCount
         if parameterBlock.count != width * p { parameterBlock = [Scalar](repeating: 0, count: width * p) }
         else { parameterBlock.withUnsafeMutableBufferPointer { $0.update(repeating: 0) } }
         if batchBlock.count < batchSize * width * k { batchBlock = [Scalar](repeating: 0, count: batchSize * width * k) }
-
-        // Pass 1: G = Jᵀ V.
         for b in 0..<batchCount {
             let (first, count) = batchRange(b)
             let dim = dimension, kind = kind
@@ -160,7 +182,27 @@ public final class EmpiricalNTK<Scalar: BLASScalar>: SymmetricOperator, @uncheck
             }
             cost.vjpCalls += 1
         }
-        // Pass 2: U = J G.
+        cost.dataPasses += 1
+        cost.seconds += Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+    }
+
+    /// Pass 2 of a block product: U = J G over this operator's examples, for the parameter
+    /// block G of `pullback` (width × P, width = `parameterBlockWidth(vectors: output.rows)`);
+    /// `output` is s × `dimension`. Counts the block product (s matvecs) in `cost`.
+    /// - Complexity: one JVP pass over the examples.
+    /// - Throws: `NTKError.shapeMismatch` for a block of the wrong size, `.nonFinite` when U is not finite.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    public func pushforward(_ parameterBlock: [Scalar], into output: inout Matrix<Double>) throws {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let s = output.rows, k = outputs
+        let width = parameterBlockWidth(vectors: s)
+        guard output.columns == dimension, parameterBlock.count == width * network.parameterCount else {
+            throw NTKError.shapeMismatch(
+                "pushforward needs a \(width)×\(network.parameterCount) parameter block and \(s)×\(dimension) output, "
+                    + "got \(parameterBlock.count) parameters and \(s)×\(output.columns)")
+        }
+        if batchBlock.count < batchSize * width * k { batchBlock = [Scalar](repeating: 0, count: batchSize * width * k) }
         for b in 0..<batchCount {
             let (first, count) = batchRange(b)
             let ws = workspace(block: width)
@@ -184,7 +226,7 @@ public final class EmpiricalNTK<Scalar: BLASScalar>: SymmetricOperator, @uncheck
         guard output.isFinite else { throw NTKError.nonFinite("NTK product produced NaN or Inf") }
         cost.matvecs += s
         cost.blockApplications += 1
-        cost.dataPasses += 2
+        cost.dataPasses += 1
         cost.seconds += Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
     }
 

@@ -64,7 +64,8 @@ public struct EstimatorOptions: ParsableArguments {
         }
     }
 
-    func estimator(kernel: KernelOptions, seed: UInt64, conventions: SpectrumConventions = .init()) -> CollectiveVariableEstimator {
+    /// The estimator these options configure (public for tools built on the options, e.g. ntk-spectra-mpi).
+    public func estimator(kernel: KernelOptions, seed: UInt64, conventions: SpectrumConventions = .init()) -> CollectiveVariableEstimator {
         var spectral = SpectralEstimator.Configuration()
         spectral.rtol = rtol
         spectral.confidence = confidence
@@ -84,7 +85,7 @@ public struct EstimatorOptions: ParsableArguments {
     }
 
     /// The probe block and the Lanczos basis are sized by options: checked against memory first.
-    func checkSizes(dimension: Int) throws {
+    public func checkSizes(dimension: Int) throws {
         try SizeLimit.checkAllocation(
             "--probes \(probes) vectors of the kernel dimension \(dimension)", count: SizeLimit.product([probes, dimension]),
             bytesPerElement: 8)

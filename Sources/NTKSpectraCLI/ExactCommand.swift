@@ -109,8 +109,13 @@ struct ExactReport {
 }
 
 /// A two-column table on stdout, keys sorted.
-func printTable(title: String, _ fields: [String: JSONValue]) {
-    print(title)
+public func printTable(title: String, _ fields: [String: JSONValue]) {
+    print(tableText(title: title, fields))
+}
+
+/// The text `printTable` prints (without the final newline).
+public func tableText(title: String, _ fields: [String: JSONValue]) -> String {
+    var lines = [title]
     let width = fields.keys.map(\.count).max() ?? 0
     for key in fields.keys.sorted() {
         let value: String
@@ -119,6 +124,7 @@ func printTable(title: String, _ fields: [String: JSONValue]) {
         case let .string(s): value = s
         default: value = fields[key]!.encoded()
         }
-        print("  " + key.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + value)
+        lines.append("  " + key.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + value)
     }
+    return lines.joined(separator: "\n")
 }

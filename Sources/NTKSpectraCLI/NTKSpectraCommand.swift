@@ -31,13 +31,13 @@ public struct NTKSpectraCommand: ParsableCommand {
         }
     }
 
-    static func isParserError(_ error: any Error) -> Bool {
+    public static func isParserError(_ error: any Error) -> Bool {
         error is ValidationError || error is CleanExit || String(reflecting: type(of: error)).contains("ArgumentParser")
     }
 
     /// The message of `error` in the user's terms: the parser's own message without its usage
     /// text, internal configuration names replaced by the options that set them.
-    static func errorMessage(_ error: any Error) -> String {
+    public static func errorMessage(_ error: any Error) -> String {
         if let error = error as? CLIError { return error.description }
         if let error = error as? EstimationError { return optionMessage(error) }
         if isParserError(error) {
@@ -66,7 +66,7 @@ public struct NTKSpectraCommand: ParsableCommand {
         }
     }
 
-    static func oneLine(_ text: String) -> String {
+    public static func oneLine(_ text: String) -> String {
         text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: "; ")
     }
 }

@@ -34,7 +34,7 @@ public struct ConventionOptions: ParsableArguments {
         SpectrumConventions(outputReduction: outputReduction, normalization: normalize)
     }
 
-    var fields: [String: JSONValue] {
+    public var fields: [String: JSONValue] {
         ["output_reduction": .string(outputReduction.rawValue), "normalization": .string(normalize.rawValue)]
     }
 }

@@ -81,6 +81,45 @@ struct EmpiricalNTKTests {
         #expect(abs(try op.exactTrace() - reference.trace) <= 1e-12 * reference.trace)
     }
 
+    /// The data-parallel identity behind `NTKDistributed`: with the examples split into
+    /// contiguous shards, Σ_r pullback_r(V_r) = G and pushforward_r(G) are the rows of K V.
+    @Test(arguments: [KernelKind.full, .traced], [0, 1])
+    func shardedPullbackAndPushforwardEqualApply(kind: KernelKind, which: Int) throws {
+        let net: Network<Double> = try Self.networks[which].1.makeNetwork(seed: 6)
+        let x: Matrix<Double> = try Self.inputs(10, net.inputSize)
+        let whole = try EmpiricalNTK(network: net, inputs: x, kind: kind, batchSize: 3)
+        let dim = whole.dimension, perExample = dim / x.rows, s = 2
+        var g = SeededGenerator(seed: 2)
+        let v = try Matrix(rows: s, columns: dim, storage: [Double].gaussian(count: s * dim, using: &g))
+        var expected = Matrix<Double>(rows: s, columns: dim)
+        try whole.apply(v, into: &expected)
+        let shards = [0..<4, 4..<5, 5..<10]   // uneven, one of a single example
+        let ops = try shards.map { r in
+            try EmpiricalNTK(network: net, inputs: Matrix(rows: r.count, columns: x.columns,
+                                                          storage: Array(x.storage[(r.lowerBound * x.columns)..<(r.upperBound * x.columns)])),
+                             kind: kind, batchSize: 3)
+        }
+        func columns(_ m: Matrix<Double>, _ r: Range<Int>) -> Matrix<Double> {
+            let first = r.lowerBound * perExample
+            return Matrix(rows: m.rows, columns: r.count * perExample) { t, j in m[t, first + j] }
+        }
+        var total = [Double](repeating: 0, count: whole.parameterBlockWidth(vectors: s) * net.parameterCount)
+        for (op, r) in zip(ops, shards) {
+            var local: [Double] = []
+            try op.pullback(columns(v, r), into: &local)
+            #expect(local.count == total.count)
+            for i in total.indices { total[i] += local[i] }
+        }
+        for (op, r) in zip(ops, shards) {
+            var rows = Matrix<Double>(rows: s, columns: r.count * perExample)
+            try op.pushforward(total, into: &rows)
+            #expect(Self.maxRelativeError(rows, columns(expected, r)) <= 1e-13 * Double(dim))
+            #expect(op.cost.matvecs == s && op.cost.blockApplications == 1 && op.cost.dataPasses == 2)
+        }
+        var wrong = Matrix<Double>(rows: s + 1, columns: ops[0].dimension)
+        #expect(throws: NTKError.self) { try ops[0].pushforward(total, into: &wrong) }
+    }
+
     @Test func floatOperatorAgreesWithDouble() throws {
         let spec = Self.networks[0].1
         let netD: Network<Double> = try spec.makeNetwork(seed: 8)
