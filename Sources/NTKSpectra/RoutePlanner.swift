@@ -19,7 +19,7 @@ import NTKNetworks
 ///   double GEMM rate (measured on this project's machines: 24–33 GFLOP/s against a dgemm peak
 ///   of 80–90, Benchmarks/results/exact-vs-nt.md);
 /// - `kernel-lanczos` adds `expectedMatvecs` dense products, each streaming the 8·N² bytes of K
-///   once per block of ≈ 3 vectors at the measured memory bandwidth.
+///   once per vector at the measured memory bandwidth.
 /// Full reorthogonalization (≈ 30 basis vectors read twice per product) and the pilot's
 /// Rayleigh–Ritz (≈ 8·M²·N GEMM flops and three M³ eigenproblems for up to M = 480 pilot
 /// vectors) are added to both Lanczos routes. Memory: 8·N² bytes for K plus the Gram factors; the matrix-free cache of
@@ -147,7 +147,10 @@ public struct RoutePlanner: Sendable {
         }
         let kernelBytes = 8 * big * big
         let eigen = 4.0 / 3.0 * big * big * big / (eigenEfficiency * rates.doubleGEMM)
-        let denseProducts = matvecs * (8 * big * big / 3) / rates.memoryBandwidth
+        // Each product streams K once per vector: OpenBLAS packs the N×N operand of a thin GEMM
+        // (s ≤ 4) instead of reusing it across the block (measured: `dgemm_itcopy` 56% of a
+        // kernel-Lanczos estimate at N = 10240, ≈ 30 ms per product).
+        let denseProducts = matvecs * (8 * big * big) / rates.memoryBandwidth
 
         func prediction(_ route: SpectralRoute, _ seconds: Double, _ bytes: Double) -> Prediction {
             let clamped = bytes.isFinite && bytes < Double(Int.max / 2) ? Int(bytes) : Int.max
