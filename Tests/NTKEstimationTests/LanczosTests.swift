@@ -156,3 +156,30 @@ import Testing
         }
     }
 }
+
+@Suite("Dense operator")
+struct DenseOperatorTests {
+    /// Blocks of one and two vectors take the GEMV path, wider ones the GEMM path: both equal
+    /// the naive product to round-off (c·N·ε relative to the largest entry).
+    @Test(arguments: [1, 2, 3, 7])
+    func everyBlockWidthEqualsTheNaiveProduct(width: Int) throws {
+        let n = 37
+        let a = try Fixture.planted((0..<n).map { 1 + Double($0) })
+        let op = try DenseOperator(a)
+        var generator = SeededGenerator(seed: 3)
+        let x = try Matrix<Double>(rows: width, columns: n, storage: .gaussian(count: width * n, using: &generator))
+        var y = Matrix<Double>(rows: width, columns: n)
+        try op.apply(x, into: &y)
+        for t in 0..<width {
+            for i in 0..<n {
+                var expected = 0.0, magnitude = 0.0
+                for j in 0..<n {
+                    expected += a[i, j] * x[t, j]
+                    magnitude += abs(a[i, j] * x[t, j])
+                }
+                // Summation error of an n-term dot product: ≤ n·ε·Σ|aᵢⱼxⱼ| (both sides), doubled.
+                #expect(abs(y[t, i] - expected) <= 4 * Double(n) * .ulpOfOne * magnitude)
+            }
+        }
+    }
+}
