@@ -21,8 +21,9 @@ import NTKNetworks
 /// - `kernel-lanczos` adds `expectedMatvecs` dense products, each streaming the 8·N² bytes of K
 ///   once per vector at the measured memory bandwidth.
 /// Full reorthogonalization (≈ 30 basis vectors read twice per product) and the pilot's
-/// Rayleigh–Ritz (≈ 8·M²·N GEMM flops and three M³ eigenproblems for up to M = 480 pilot
-/// vectors) are added to both Lanczos routes. Memory: 8·N² bytes for K plus the Gram factors; the matrix-free cache of
+/// Rayleigh–Ritz (≈ 8·M²·N GEMM flops and three M³ eigenproblems for M = 240 pilot vectors,
+/// between the 120 of a spectrum with dominant modes and the 480 of a spread one) are added
+/// to both Lanczos routes. Memory: 8·N² bytes for K plus the Gram factors; the matrix-free cache of
 /// `StructuredCachePlan` (or one batch's forward cache for JVP∘VJP) plus the Lanczos bases.
 /// The predictions are for ordering routes, not for promises; `auto` prefers `dense` (exact)
 /// while its prediction is within `denseMargin` of the fastest.
@@ -118,9 +119,10 @@ public struct RoutePlanner: Sendable {
         // Full reorthogonalization of the complement probes (≈ 30 basis vectors read twice per
         // product), and the pilot's Rayleigh–Ritz on the union of its bases, redone as the pilot
         // grows (measured to dominate small kernels: 0.3–0.4 s of a 0.9 s kernel-Lanczos estimate
-        // at N = 1000 when the pilot grew to M = 480 vectors): ≈ 8·M²·N GEMM flops to whiten and
-        // rotate, and three eigenproblems with vectors, ≈ 6·M³ each, at the eigensolver's rate.
-        let pilotVectors = 480.0
+        // at N = 1000 when the pilot grew to M = 480 vectors; a spectrum with dominant modes stops
+        // at M = 120): ≈ 8·M²·N GEMM flops to whiten and rotate, and three eigenproblems with
+        // vectors, ≈ 6·M³ each, at the eigensolver's rate, for the midpoint M = 240.
+        let pilotVectors = 240.0
         let pilotGEMM = 8 * pilotVectors * pilotVectors * big + 2 * (60.0 * 60 + 60 * 60 + 120 * 120 + 240 * 240) * big
         let pilotEigen = 3 * 6 * pilotVectors * pilotVectors * pilotVectors
         let orthogonalization = matvecs * 2 * 30 * big * 8 / rates.memoryBandwidth
