@@ -80,7 +80,14 @@ enum CollectiveVariablesReproduction: Reproduction {
                 if FileManager.default.fileExists(atPath: url.path) { mpg[setup.name] = try readRecords(url) }
             }
         }
-        if !selected.contains("scan") { scan = try CollectiveVariablesScan.readRuns(options.output) }
+        if !selected.contains("scan") {
+            scan = try CollectiveVariablesScan.readRuns(options.output)
+            try CollectiveVariablesScan.figures(scan.map(ScanTrajectory.init), output: options.output)
+        }
+        if !selected.contains("mpg") {
+            for setup in setups { if let records = mpg[setup.name] { try figure(setup, records: records).write(
+                to: options.output.appendingPathComponent("\(setup.name).svg")) } }
+        }
         let previous = try? previousParts(options.output.appendingPathComponent("summary.json"))
         for part in parts where partEntries[part] == nil {
             if let entry = previous?[part] { partEntries[part] = entry }

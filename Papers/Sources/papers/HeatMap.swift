@@ -26,6 +26,10 @@ struct HeatMapFigure {
     /// The colour scale covers [−limit, limit].
     var limit: Double
     var panelWidth = 380.0
+    init(title: String, panels: [HeatMapPanel], columns: Int, panelWidth: Double = 380, scaleLabel: String, limit: Double) {
+        self.title = title; self.panels = panels; self.columns = columns; self.panelWidth = panelWidth
+        self.scaleLabel = scaleLabel; self.limit = limit
+    }
     var panelHeight = 330.0
 
     static func color(_ x: Double, limit: Double) -> String {
