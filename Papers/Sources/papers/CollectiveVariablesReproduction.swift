@@ -39,35 +39,95 @@ enum CollectiveVariablesReproduction: Reproduction {
               lossLabel: "MSE (standardized mpg²)"),
     ]
 
+    /// The named sub-runs: `mpg` (part 1) and `scan` (part 2, `CollectiveVariablesScan`);
+    /// `--part all` (the default) runs both.
+    static let parts = ["mpg", "scan"]
+
     static func run(_ options: RunOptions) throws {
         let started = DispatchTime.now().uptimeNanoseconds
-        let epochs = options.quick ? 5 : 50
-        let data = try AutoMPG(csv: options.papersDirectory.appendingPathComponent(name)
-            .appendingPathComponent("data").appendingPathComponent("auto-mpg.csv"))
-        progress("collective-variables: Auto MPG \(data.train.count) train / \(data.test.count) test, \(data.train.inputSize) features; training rows \(data.trainRows.prefix(5).map(String.init).joined(separator: ", ")), … (pandas sample(frac=0.8, random_state=0)); \(epochs) epochs per run; output \(options.output.path)")
-        var summaries: [RunSummary] = []
-        var series: [String: [[String: JSONValue]]] = [:]
-        for setup in setups {
-            let (summary, records) = try train(setup, data: data, epochs: epochs, output: options.output)
-            summaries.append(summary)
-            series[setup.name] = records
+        let selected: [String]
+        switch options.part {
+        case nil, "all": selected = parts
+        case let part? where parts.contains(part): selected = [part]
+        case let part?: throw PaperError.usage("unknown part '\(part)' of \(name) (parts: \(parts.joined(separator: ", ")), all)")
         }
+        let epochs = options.quick ? 5 : 50
+        var partEntries: [String: JSONValue] = [:]
+        var mpg: [String: [[String: JSONValue]]] = [:]
+        var scan: [[[String: JSONValue]]] = []
+        if selected.contains("mpg") {
+            let partStarted = DispatchTime.now().uptimeNanoseconds
+            let data = try AutoMPG(csv: options.papersDirectory.appendingPathComponent(name)
+                .appendingPathComponent("data").appendingPathComponent("auto-mpg.csv"))
+            progress("collective-variables mpg: Auto MPG \(data.train.count) train / \(data.test.count) test, \(data.train.inputSize) features; training rows \(data.trainRows.prefix(5).map(String.init).joined(separator: ", ")), … (pandas sample(frac=0.8, random_state=0)); \(epochs) epochs per run; output \(options.output.path)")
+            for setup in setups {
+                mpg[setup.name] = try train(setup, data: data, epochs: epochs, output: options.output)
+            }
+            partEntries["mpg"] = partEntry("mpg", options: options, started: partStarted)
+        }
+        if selected.contains("scan") {
+            let partStarted = DispatchTime.now().uptimeNanoseconds
+            let runs = try CollectiveVariablesScan.run(options)
+            scan = runs.map(\.records)
+            try CollectiveVariablesScan.figures(scan.map(ScanTrajectory.init), output: options.output)
+            partEntries["scan"] = partEntry("scan", options: options, started: partStarted)
+        }
+        // The part not run now contributes the records a previous run left in the output
+        // directory (so every claim is still computed from records), and its time entry.
+        if !selected.contains("mpg") {
+            for setup in setups {
+                let url = options.output.appendingPathComponent("\(setup.name).jsonl")
+                if FileManager.default.fileExists(atPath: url.path) { mpg[setup.name] = try readRecords(url) }
+            }
+        }
+        if !selected.contains("scan") {
+            scan = try CollectiveVariablesScan.readRuns(options.output)
+            try CollectiveVariablesScan.figures(scan.map(ScanTrajectory.init), output: options.output)
+        }
+        if !selected.contains("mpg") {
+            for setup in setups { if let records = mpg[setup.name] { try figure(setup, records: records).write(
+                to: options.output.appendingPathComponent("\(setup.name).svg")) } }
+        }
+        let previous = try? previousParts(options.output.appendingPathComponent("summary.json"))
+        for part in parts where partEntries[part] == nil {
+            if let entry = previous?[part] { partEntries[part] = entry }
+        }
+
+        let trajectories = scan.map(ScanTrajectory.init)
+        let claims = verdicts(primary: mpg["mpg"], secondary: mpg["mpg-mse"], epochs: epochs, scan: trajectories,
+                              quick: options.quick)
+        var summaries: [RunSummary] = setups.compactMap { setup in mpg[setup.name].map { mpgSummary(setup, records: $0) } }
+        summaries += trajectories.map(CollectiveVariablesScan.runSummary)
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) * 1e-9
-        let claims = try verdicts(primary: series["mpg"]!, secondary: series["mpg-mse"]!, epochs: epochs)
-        let summary = PaperSummary(paper: paper, command: options.command, seconds: seconds, quick: options.quick,
+        var summary = PaperSummary(paper: paper, command: options.command, seconds: seconds, quick: options.quick,
                                    claims: claims, runs: summaries)
+        summary.parts = parts.compactMap { partEntries[$0] }
         try summary.write(to: options.output.appendingPathComponent("summary.json"))
         for c in claims {
             print("\(c.id) holds: \(c.holds.map { String($0) } ?? "null") — \(c.evidence)")
         }
-        print(String(format: "collective-variables: %.1f s; results in %@", seconds, options.output.path))
+        print(String(format: "collective-variables (%@): %.1f s; results in %@", selected.joined(separator: " + "), seconds,
+                     options.output.path))
+    }
+
+    static func partEntry(_ part: String, options: RunOptions, started: UInt64) -> JSONValue {
+        .object(["name": .string(part), "command": .string("Papers/run \(name)" + (options.quick ? " --quick" : "") + " --part \(part)"),
+                 "seconds": .number(Double(DispatchTime.now().uptimeNanoseconds - started) * 1e-9)])
+    }
+
+    /// The `parts` entries of an earlier summary.json, by name.
+    static func previousParts(_ url: URL) throws -> [String: JSONValue] {
+        let object = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any]
+        var entries: [String: JSONValue] = [:]
+        for case let part as [String: Any] in (object?["parts"] as? [Any]) ?? [] {
+            if let name = part["name"] as? String { entries[name] = jsonValue(part) }
+        }
+        return entries
     }
 
     // MARK: One run
 
-    static func train(_ setup: Setup, data: AutoMPG, epochs: Int, output: URL)
-        throws -> (RunSummary, [[String: JSONValue]])
-    {
+    static func train(_ setup: Setup, data: AutoMPG, epochs: Int, output: URL) throws -> [[String: JSONValue]] {
         var network = try Network<Double>.mlp(
             inputSize: data.train.inputSize, hiddenSizes: [32, 32], outputSize: 1, activation: .relu, bias: setup.bias,
             parameterization: setup.parameterization, seed: 0)
@@ -99,16 +159,21 @@ enum CollectiveVariablesReproduction: Reproduction {
         }
         progress(String(format: "  %@: %.2f s training", setup.name, trainingSeconds))
         try figure(setup, records: records).write(to: output.appendingPathComponent("\(setup.name).svg"))
+        return records
+    }
+
+    /// A run of part 1 summarized from its records.
+    static func mpgSummary(_ setup: Setup, records: [[String: JSONValue]]) -> RunSummary {
         let entropy = records.map { value($0, "exact_entropy") }
         let trace = records.map { value($0, "exact_trace_per_sample") }
         let loss = records.map { value($0, "train_loss") }
-        let summary = RunSummary(
+        return RunSummary(
             name: setup.name, architecture: "MLP 9-32-32-1" + (setup.bias ? "" : " (no biases)"), depth: 2, width: 32,
-            activation: "relu", optimizer: "adam(lr=5e-3, batch 32)", parameters: network.parameterCount,
-            kernelDimension: data.train.count, route: "dense (exact); matrix-free estimate beside it",
+            activation: "relu", optimizer: "adam(lr=5e-3, batch 32)", parameters: Int(value(records[0], "parameter_count")),
+            kernelDimension: Int(value(records[0], "dimension")), route: "dense (exact); matrix-free estimate beside it",
             entropyStart: entropy.first!, entropyEnd: entropy.last!, entropyMin: entropy.min()!,
-            traceStart: trace.first!, traceEnd: trace.last!, lossStart: loss.first!, lossEnd: loss.last!, records: file)
-        return (summary, records)
+            traceStart: trace.first!, traceEnd: trace.last!, lossStart: loss.first!, lossEnd: loss.last!,
+            records: "\(setup.name).jsonl")
     }
 
     static func value(_ r: [String: JSONValue], _ key: String) -> Double { r[key]?.doubleValue ?? .nan }
@@ -159,25 +224,43 @@ enum CollectiveVariablesReproduction: Reproduction {
         }
     }
 
-    static func verdicts(primary: [[String: JSONValue]], secondary: [[String: JSONValue]], epochs: Int) throws -> [Claim] {
-        let a = Trajectory(primary), b = Trajectory(secondary)
-        let later = "not measured in this run (later sub-runs)"
+    /// The verdicts. A claim measured by both parts holds iff it holds in each part that has
+    /// records (`null` when neither has); see the README's "Verdict rules".
+    static func verdicts(primary: [[String: JSONValue]]?, secondary: [[String: JSONValue]]?, epochs: Int,
+                         scan: [ScanTrajectory], quick: Bool) -> [Claim] {
+        let a = primary.map(Trajectory.init), b = secondary.map(Trajectory.init)
+        let s = scan.isEmpty ? nil : CollectiveVariablesScan.Verdicts(scan)
+        func both(_ x: Bool?, _ y: Bool?) -> Bool? {
+            switch (x, y) {
+            case (nil, nil): return nil
+            case let (x?, nil): return x
+            case let (nil, y?): return y
+            case let (x?, y?): return x && y
+            }
+        }
+        var c1 = "", c3 = ""
+        if let a {
+            c1 += "Part 1 (MPG MLP 9-32-32-1, exact NTK of the 314 training points, \(a.epochs.count - 1) epochs), mpg (authors' setup, decides part 1): "
+                + a.entropyEvidence + (b.map { ". mpg-mse (issue's setup): " + $0.entropyEvidence } ?? "")
+                + ". Part 1 rule: S(end) < S(start) in mpg → \(a.entropyFalls). "
+            c3 += "Part 1: mpg (decides part 1): " + a.traceEvidence + (b.map { ". mpg-mse: " + $0.traceEvidence } ?? "")
+                + ". Part 1 rule: T/N(end) > T/N(start), loss(end) < loss(start) and ρ < 0 in mpg → \(a.traceRisesAsLossFalls). "
+        } else {
+            c1 += "Part 1 (MPG): no records. "
+            c3 += "Part 1 (MPG): no records. "
+        }
+        let noScan = "Part 2 (scan): no records."
         return [
             Claim(id: "C1", statement: "Information compression: the NTK entropy falls during training in small, especially shallow, networks.",
-                  holds: a.entropyFalls,
-                  evidence: "MPG MLP 9-32-32-1, exact NTK of the 314 training points, \(epochs) epochs. mpg (authors' setup, decides): "
-                    + a.entropyEvidence + ". mpg-mse (issue's setup): " + b.entropyEvidence
-                    + ". Rule: holds iff S(end) < S(start) in mpg."),
+                  holds: both(a?.entropyFalls, s?.c1Holds), evidence: c1 + (s?.c1Evidence ?? noScan)),
             Claim(id: "C2", statement: "Structure formation: the entropy rises in large or deep networks, often after a transient dip.",
-                  holds: nil, evidence: later),
+                  holds: s?.c2Holds, evidence: "Part 1 does not measure C2. " + (s?.c2Evidence ?? noScan)),
             Claim(id: "C3", statement: "The trace rises as the loss falls (domain- and optimizer-dependent).",
-                  holds: a.traceRisesAsLossFalls,
-                  evidence: "mpg (decides): " + a.traceEvidence + ". mpg-mse: " + b.traceEvidence
-                    + ". Rule: holds iff T/N(end) > T/N(start), loss(end) < loss(start) and ρ < 0 in mpg."),
+                  holds: both(a?.traceRisesAsLossFalls, s?.c3Holds), evidence: c3 + (s?.c3Evidence ?? noScan)),
             Claim(id: "C4", statement: "The activation (ReLU vs tanh) changes the dynamics about as much as the architecture.",
-                  holds: nil, evidence: later),
+                  holds: s?.c4Holds, evidence: "Part 1 does not measure C4. " + (s?.c4Evidence ?? noScan)),
             Claim(id: "C5", statement: "Universality: the same qualitative curves across architectures.",
-                  holds: nil, evidence: later),
+                  holds: nil, evidence: "not measured in this reproduction (transformers, auto-encoders, GNNs and RL networks: later sub-runs)"),
         ]
     }
 

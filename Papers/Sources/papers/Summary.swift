@@ -51,13 +51,17 @@ struct PaperSummary {
     var quick: Bool
     var claims: [Claim]
     var runs: [RunSummary]
+    /// Named sub-runs of a reproduction (`{"name", "command", "seconds"}`), when it has several.
+    var parts: [JSONValue] = []
 
     /// Pretty-printed with sorted keys (stable diffs of committed results).
     func write(to url: URL) throws {
-        let value: JSONValue = .object([
+        var fields: [String: JSONValue] = [
             "paper": .string(paper), "command": .string(command), "seconds": .number(seconds), "quick": .bool(quick),
             "claims": .array(claims.map(\.json)), "runs": .array(runs.map(\.json)),
-        ])
+        ]
+        if !parts.isEmpty { fields["parts"] = .array(parts) }
+        let value: JSONValue = .object(fields)
         let object = try JSONSerialization.jsonObject(with: Data(value.encoded().utf8))
         var data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
         data.append(UInt8(ascii: "\n"))
@@ -68,3 +72,23 @@ struct PaperSummary {
 /// Numbers in evidence strings.
 func fmt(_ x: Double, _ digits: Int = 4) -> String { String(format: "%.\(digits)g", x) }
 func signed(_ x: Double, _ digits: Int = 3) -> String { (x >= 0 ? "+" : "") + String(format: "%.\(digits)g", x) }
+
+/// A JSON value read by `JSONSerialization` (records read back from a `.jsonl` file).
+func jsonValue(_ x: Any) -> JSONValue {
+    if let s = x as? String { return .string(s) }
+    if let a = x as? [Any] { return .array(a.map(jsonValue)) }
+    if let o = x as? [String: Any] { return .object(o.mapValues(jsonValue)) }
+    if let n = x as? NSNumber {
+        switch String(cString: n.objCType) {
+        case "c", "B": return .bool(n.boolValue)
+        case "d", "f": return .number(n.doubleValue)
+        default: return .integer(n.intValue)
+        }
+    }
+    return .null
+}
+
+/// The records of a JSON Lines file.
+func readRecords(_ url: URL) throws -> [[String: JSONValue]] {
+    try JSONLinesWriter.read(url).map { $0.mapValues(jsonValue) }
+}

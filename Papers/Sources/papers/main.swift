@@ -14,6 +14,8 @@ struct RunOptions {
     var papersDirectory: URL
     /// The command line as documented (for summary.json).
     var command: String
+    /// `--part NAME`: one named sub-run of a reproduction (nil: the reproduction's default).
+    var part: String? = nil
 }
 
 /// A reproduction of one paper: `Papers/NAME/` holds its README, data and results.
@@ -26,7 +28,7 @@ protocol Reproduction {
 let reproductions: [any Reproduction.Type] = [CollectiveVariablesReproduction.self]
 
 @MainActor func usage() -> String {
-    "usage: papers NAME [--quick] [--output DIR] [--papers-dir DIR]\n  NAME: "
+    "usage: papers NAME [--quick] [--part PART] [--output DIR] [--papers-dir DIR]\n  NAME: "
         + reproductions.map { "\($0.name) (\($0.paper))" }.joined(separator: ", ")
 }
 
@@ -36,7 +38,7 @@ let reproductions: [any Reproduction.Type] = [CollectiveVariablesReproduction.se
         print(usage())
         return
     }
-    var name: String? = nil, quick = false, output: String? = nil
+    var name: String? = nil, quick = false, output: String? = nil, part: String? = nil
     // Sources/papers/main.swift → Papers/
     var papers = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
@@ -44,10 +46,14 @@ let reproductions: [any Reproduction.Type] = [CollectiveVariablesReproduction.se
         let a = arguments.removeFirst()
         switch a {
         case "--quick": quick = true
-        case "--output", "--papers-dir":
-            guard let value = arguments.first, !value.hasPrefix("--") else { throw PaperError.usage("\(a) needs a directory\n" + usage()) }
+        case "--output", "--papers-dir", "--part":
+            guard let value = arguments.first, !value.hasPrefix("--") else { throw PaperError.usage("\(a) needs a value\n" + usage()) }
             arguments.removeFirst()
-            if a == "--output" { output = value } else { papers = URL(fileURLWithPath: value) }
+            switch a {
+            case "--output": output = value
+            case "--part": part = value
+            default: papers = URL(fileURLWithPath: value)
+            }
         default:
             guard !a.hasPrefix("-"), name == nil else { throw PaperError.usage("unexpected argument '\(a)'\n" + usage()) }
             name = a
@@ -68,8 +74,9 @@ let reproductions: [any Reproduction.Type] = [CollectiveVariablesReproduction.se
     }
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     try BLASThreads.set(ProcessInfo.processInfo.activeProcessorCount)
-    let command = "Papers/run \(name)" + (quick ? " --quick" : "") + (output.map { " --output \($0)" } ?? "")
-    try reproduction.run(RunOptions(quick: quick, output: directory, papersDirectory: papers, command: command))
+    let command = "Papers/run \(name)" + (quick ? " --quick" : "") + (part.map { " --part \($0)" } ?? "")
+        + (output.map { " --output \($0)" } ?? "")
+    try reproduction.run(RunOptions(quick: quick, output: directory, papersDirectory: papers, command: command, part: part))
 }
 
 do {
