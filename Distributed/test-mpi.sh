@@ -63,10 +63,12 @@ cat > cnn.json <<'JSON'
 JSON
 
 failures=0
+checks=0
 # compare NAME MODEL KERNEL PRECISION TOLERANCE RANKS [extra options…]
 compare() {
     local name=$1 model=$2 kernel=$3 precision=$4 tolerance=$5 ranks=$6
     shift 6
+    checks=$((checks + 1))
     local common=(--model "$model.json" --inputs "$model.npy" --kernel "$kernel" --precision "$precision"
                   --seed 7 --format json --quiet "$@")
     "$single" estimate "${common[@]}" --route matrix-free --operator jvp_vjp > "$name.single.json"
@@ -110,6 +112,7 @@ compare mlp-n-lt-ranks    mlp full   double 1e-10 3 --max-inputs 2   # one rank 
 expect_failure() {
     local name=$1
     shift
+    checks=$((checks + 1))
     rm -f rc.*
     local start=$SECONDS status=0
     timeout 30 mpirun "${mpirun_args[@]}" "$@" > "$name.out" 2> "$name.err" || status=$?
@@ -131,8 +134,5 @@ expect_failure missing-inputs-all -np 2 "${wrap[@]}" estimate --model mlp.json -
 expect_failure missing-inputs-one -np 1 "${wrap[@]}" estimate --model mlp.json --inputs mlp.npy \
     : -np 1 "${wrap[@]}" estimate --model mlp.json --inputs missing.npy
 
-if [ "$failures" -ne 0 ]; then
-    echo "test-mpi: $failures failed" >&2
-    exit 1
-fi
-echo "test-mpi: all passed"
+echo "test-mpi: $((checks - failures)) passed, $failures failed"
+[ "$failures" -eq 0 ]
