@@ -19,10 +19,15 @@ public struct LinePlot: Sendable {
         public var line: Bool
         /// Hollow, larger markers (reference values drawn over a curve).
         public var hollow: Bool
+        /// An interval around the curve (e.g. a confidence interval), drawn as a translucent band
+        /// between `low` and `high` at each x.
+        public var band: [(x: Double, low: Double, high: Double)]
         public init(name: String, points: [(x: Double, y: Double)], color: String? = nil,
-                    dashed: Bool = false, markers: Bool = true, line: Bool = true, hollow: Bool = false) {
+                    dashed: Bool = false, markers: Bool = true, line: Bool = true, hollow: Bool = false,
+                    band: [(x: Double, low: Double, high: Double)] = []) {
             self.name = name; self.points = points; self.color = color
             self.dashed = dashed; self.markers = markers; self.line = line; self.hollow = hollow
+            self.band = band
         }
     }
 
@@ -63,7 +68,9 @@ public struct LinePlot: Sendable {
         let left = originX + 72, right = originX + width - 16
         let top = originY + 34, bottom = originY + height - 52
         var out = ""
-        let points = series.flatMap { $0.points.filter(usable) }
+        let points = series.flatMap { s in
+            s.points.filter(usable) + s.band.flatMap { [(x: $0.x, y: $0.low), (x: $0.x, y: $0.high)] }.filter(usable)
+        }
         var xs = points.map(\.x), ys = points.map(\.y)
         for r in references where r.value.isFinite {
             if r.vertical, xScale == .linear || r.value > 0 { xs.append(r.value) }
@@ -112,6 +119,12 @@ public struct LinePlot: Sendable {
         out += "<g clip-path=\"url(#\(clipID))\">\n"
         for (index, s) in series.enumerated() {
             let color = s.color ?? Self.palette[index % Self.palette.count]
+            let band = s.band.filter { usable((x: $0.x, y: $0.low)) && usable((x: $0.x, y: $0.high)) }
+            if band.count >= 2 {
+                let upper = band.map { "\(f(xAxis.position($0.x))),\(f(yAxis.position($0.high)))" }
+                let lower = band.reversed().map { "\(f(xAxis.position($0.x))),\(f(yAxis.position($0.low)))" }
+                out += "<polygon points=\"\((upper + lower).joined(separator: " "))\" fill=\"\(color)\" fill-opacity=\"0.2\" stroke=\"none\"/>\n"
+            }
             let pts = s.points.filter(usable).map { (xAxis.position($0.x), yAxis.position($0.y)) }
             guard !pts.isEmpty else { continue }
             if s.line {

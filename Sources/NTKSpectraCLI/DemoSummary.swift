@@ -103,6 +103,11 @@ struct DemoFigure {
             summaries.map { LinePlot.Series(name: "\($0.name) (P = \($0.parameterCount))", points: $0.series(key)) }
         }
         var entropy = series("entropy")
+        // The estimates' 95% intervals as bands (zero width where a record is exact).
+        for (i, s) in summaries.enumerated() {
+            let lows = s.series("entropy_lower"), highs = s.series("entropy_upper")
+            entropy[i].band = zip(lows, highs).map { (x: $0.x, low: $0.y, high: $1.y) }
+        }
         for (i, s) in summaries.enumerated() {
             let exact = s.series("exact_entropy")
             if !exact.isEmpty {
@@ -111,7 +116,7 @@ struct DemoFigure {
             }
         }
         return SVGFigure(plots: [
-            LinePlot(title: "NTK spectral entropy", xLabel: "optimizer step", yLabel: "entropy S (nats)",
+            LinePlot(title: "NTK spectral entropy (95% interval shaded)", xLabel: "optimizer step", yLabel: "entropy S (nats)",
                      series: entropy),
             LinePlot(title: "NTK trace", xLabel: "optimizer step", yLabel: "tr K", yScale: .logarithmic,
                      series: series("trace")),

@@ -15,6 +15,18 @@ struct SVGPlotTests {
         #expect(axis.position(axis.minimum) == 0 && axis.position(axis.maximum) == 100)
     }
 
+    @Test func intervalBandsAreDrawnAndWidenTheAxis() {
+        let series = LinePlot.Series(
+            name: "estimate", points: [(0, 1), (1, 2), (2, 3)],
+            band: [(0, 0.5, 1.5), (1, 1.5, 2.5), (2, 2.5, 9)])
+        let plot = LinePlot(title: "t", xLabel: "x (steps)", yLabel: "y (nats)", series: [series])
+        let svg = SVGFigure(plots: [plot], columns: 1).svg()
+        #expect(svg.components(separatedBy: "<polygon").count == 2)
+        #expect(svg.contains("fill-opacity=\"0.2\""))
+        // The band's upper end (9) lies above every point: the axis must reach it.
+        #expect(svg.contains(">8<") || svg.contains(">10<"))
+    }
+
     @Test func logTicksAreDecades() {
         let axis = Axis(values: [3, 4.5e4], scale: .logarithmic, low: 0, high: 1)
         let majors = axis.ticks.filter(\.major).map(\.value)
