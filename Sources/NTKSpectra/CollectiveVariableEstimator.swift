@@ -240,7 +240,7 @@ public struct CollectiveVariableEstimator: Sendable {
         var result = try estimate(kernel: op, operatorName: operatorName, network: network, examples: examples,
                                   targets: targets, start: DispatchTime.now().uptimeNanoseconds)
         result.route = .matrixFree
-        return result
+        return try result.enforcingEntropyRange()
     }
 
     func estimate<Scalar: BLASScalar>(
