@@ -33,11 +33,23 @@ public struct SmoothedLanczosDensity: Sendable {
         var start = Matrix<Double>(rows: probes, columns: n)
         ProbeDistribution.rademacher.fill(&start, using: &generator)
         let round = try SLQRound.run(counted, start: start, lanczos: Lanczos(steps: steps))
+        return Self.smoothed(round.probes.map { ($0.gauss.nodes, $0.gauss.weights) }, width: width, points: points,
+                             cost: counted.cost)
+    }
+
+    /// The Gaussian-smoothed density of weighted nodes, averaged over groups (one group per
+    /// probe's Gauss rule; or one group holding a whole spectrum with weights 1/N, which gives the
+    /// exact spectrum smoothed the same way): φ(x) = (1/G) Σ_g Σ_i τ_gi N(x; θ_gi, σ²) on `points`
+    /// equally spaced points from the smallest node − 5σ to the largest + 5σ, σ = `width` or 1%
+    /// of the node range.
+    public static func smoothed(_ groups: [(nodes: [Double], weights: [Double])], width: Double?, points: Int,
+                                cost: OperatorCost = OperatorCost()) -> SpectralDensity {
         var low = Double.infinity, high = -Double.infinity
-        for p in round.probes {
-            low = min(low, p.gauss.nodes.first ?? low)
-            high = max(high, p.gauss.nodes.last ?? high)
+        for g in groups {
+            low = min(low, g.nodes.min() ?? low)
+            high = max(high, g.nodes.max() ?? high)
         }
+        if !low.isFinite || !high.isFinite { low = 0; high = 0 }
         let sigma = width ?? max(0.01 * (high - low), 1e-12 * max(abs(high), 1))
         let a = low - 5 * sigma, b = high + 5 * sigma
         let h = (b - a) / Double(points - 1)
@@ -46,19 +58,19 @@ public struct SmoothedLanczosDensity: Sendable {
         var weights = [Double](repeating: h, count: points)
         weights[0] = h / 2
         weights[points - 1] = h / 2
-        let normalization = 1 / (sigma * (2 * Double.pi).squareRoot() * Double(round.probes.count))
+        let normalization = 1 / (sigma * (2 * Double.pi).squareRoot() * Double(max(groups.count, 1)))
         for j in 0..<points {
             let x = a + Double(j) * h
             grid[j] = x
             var sum = 0.0
-            for p in round.probes {
-                for (theta, tau) in zip(p.gauss.nodes, p.gauss.weights) {
+            for g in groups {
+                for (theta, tau) in zip(g.nodes, g.weights) {
                     let d = (x - theta) / sigma
                     sum += tau * Double.exp(-0.5 * d * d)
                 }
             }
             values[j] = sum * normalization
         }
-        return SpectralDensity(points: grid, values: values, weights: weights, cost: counted.cost)
+        return SpectralDensity(points: grid, values: values, weights: weights, cost: cost)
     }
 }

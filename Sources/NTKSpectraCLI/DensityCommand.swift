@@ -34,6 +34,12 @@ public struct DensityCommand: ParsableCommand {
     @Option(name: .long, help: "Where to write the density: .npy ([points, 2]: x, density) or .csv.")
     public var out: String
 
+    @Option(name: .long, help: "Route: auto (the cheapest predicted that fits --memory-budget), dense (the exact spectrum smoothed with the same Gaussian; kpm runs on the formed kernel), kernel-lanczos (the kernel formed once, probes on it) or matrix-free.")
+    public var route: SpectralRoute = .auto
+
+    @Option(name: .long, help: "Memory budget of the route in MiB (default: half the physical memory, at most 8192).")
+    public var memoryBudget: Int?
+
     @Option(name: .long, help: "Also compute the exact eigenvalues (written beside the density as *_exact_eigenvalues.npy) when the kernel dimension is at most this.")
     public var exactLimit: Int = 4000
 
@@ -57,25 +63,49 @@ public struct DensityCommand: ParsableCommand {
         let spec = try model.spec()
         let network = try model.network(Double.self, spec: spec)
         let inputs = try model.inputMatrix(Double.self, inputShape: network.inputShape)
-        let op = try EmpiricalNTK(network: network, inputs: inputs, kind: kernel.kernel, batchSize: kernel.batchSize)
-        let exactWanted = op.dimension <= exactLimit
+        let dimension = kernel.kernel.dimension(examples: inputs.rows, outputs: network.outputCount)
+        let exactWanted = dimension <= exactLimit
         if exactWanted { try outputs.check(exactPath, option: "--out (its _exact_eigenvalues.npy sibling)") }
         // Sizes from options, checked before the estimators allocate.
         try SizeLimit.checkAllocation("--points \(points) grid", count: SizeLimit.product([max(points, steps), 4]), bytesPerElement: 8)
         try SizeLimit.checkAllocation(
-            "--steps \(steps) Lanczos vectors of the kernel dimension \(op.dimension)", count: SizeLimit.product([steps, op.dimension]),
+            "--steps \(steps) Lanczos vectors of the kernel dimension \(dimension)", count: SizeLimit.product([steps, dimension]),
             bytesPerElement: 8)
         try SizeLimit.checkAllocation(
-            "--probes \(probes) vectors of the kernel dimension \(op.dimension)", count: SizeLimit.product([probes, op.dimension]),
+            "--probes \(probes) vectors of the kernel dimension \(dimension)", count: SizeLimit.product([probes, dimension]),
             bytesPerElement: 8)
+        var planner = RoutePlanner(memoryBudgetBytes: memoryBudget.map { $0 << 20 } ?? RoutePlanner.defaultMemoryBudget)
+        planner.expectedMatvecs = probes * steps
+        let plan = try planner.plan(requested: route, network: network, examples: inputs.rows, kind: kernel.kernel,
+                                    batchSize: kernel.batchSize, cacheBudgetBytes: 1 << 30)
+        let exactNTK = ExactNTK(kind: kernel.kernel, batchSize: kernel.batchSize, memoryBudgetBytes: planner.memoryBudgetBytes)
+        func estimate(_ op: any SymmetricOperator) throws -> SpectralDensity {
+            switch method {
+            case .slq:
+                return try SmoothedLanczosDensity(probes: probes, steps: steps, width: width, points: points, seed: model.seed)
+                    .estimate(op)
+            case .kpm:
+                return try KernelPolynomialMethod(moments: steps, probes: probes, points: max(points, steps), seed: model.seed)
+                    .estimate(op)
+            }
+        }
         let density: SpectralDensity
-        switch method {
-        case .slq:
-            density = try SmoothedLanczosDensity(probes: probes, steps: steps, width: width, points: points, seed: model.seed)
-                .estimate(op)
-        case .kpm:
-            density = try KernelPolynomialMethod(moments: steps, probes: probes, points: max(points, steps), seed: model.seed)
-                .estimate(op)
+        var exactResult: ExactNTK.Result? = nil
+        switch plan.route {
+        case .dense where method == .slq:
+            // The exact spectrum, smoothed exactly as the SLQ estimate would be.
+            let exact = try exactNTK.spectrum(network: network, inputs: inputs)
+            exactResult = exact
+            let n = Double(exact.eigenvalues.count)
+            density = SmoothedLanczosDensity.smoothed(
+                [(exact.eigenvalues.map { max($0, 0) }, Array(repeating: 1 / n, count: exact.eigenvalues.count))],
+                width: width, points: points, cost: OperatorCost(seconds: exact.cost.seconds))
+        case .dense, .kernelLanczos:
+            let (k, _) = try exactNTK.kernel(network: network, inputs: inputs)
+            density = try estimate(DenseOperator(k))
+        case .matrixFree, .auto:
+            density = try estimate(NTKOperatorChoice.makeOperator(
+                network: network, inputs: inputs, kind: kernel.kernel, batchSize: kernel.batchSize).kernel)
         }
         if out.hasSuffix(".npy") {
             var values: [Double] = []
@@ -89,10 +119,12 @@ public struct DensityCommand: ParsableCommand {
         var fields: [String: JSONValue] = [
             "method": .string(method.rawValue), "points": .integer(density.points.count),
             "integral": .number(density.integral), "matvecs": .integer(density.cost.applications),
-            "seconds": .number(density.cost.seconds), "dimension": .integer(op.dimension), "out": .string(out),
+            "seconds": .number(density.cost.seconds), "dimension": .integer(dimension), "out": .string(out),
+            "route": .string(plan.route.rawValue), "route_reason": .string(plan.reason),
+            "predicted_seconds": .number(plan.chosen.seconds), "predicted_bytes": .integer(plan.chosen.bytes),
         ]
         if exactWanted {
-            let exact = try ExactNTK(kind: kernel.kernel, batchSize: kernel.batchSize).spectrum(network: network, inputs: inputs)
+            let exact = try exactResult ?? exactNTK.spectrum(network: network, inputs: inputs)
             try outputs.stage(NPY.encode(shape: [exact.eigenvalues.count], values: exact.eigenvalues, source: exactPath),
                               to: exactPath, option: "--out (its _exact_eigenvalues.npy sibling)")
             fields["exact_eigenvalues"] = .string(URL(fileURLWithPath: exactPath).path)

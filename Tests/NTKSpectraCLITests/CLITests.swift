@@ -152,6 +152,39 @@ struct CLITests {
         #expect(result.stderr.contains(option), "\(result.stderr)")
     }
 
+    /// `density` on every route: the density integrates to 1 and the JSON names the route; the
+    /// dense route's SLQ-method density is the exact spectrum smoothed, whose mean equals tr K / N.
+    @Test(arguments: ["dense", "kernel-lanczos", "matrix-free"], ["slq", "kpm"])
+    func densityOnEveryRoute(route: String, method: String) throws {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("density-\(UUID().uuidString).csv")
+        defer {
+            try? FileManager.default.removeItem(at: out)
+            try? FileManager.default.removeItem(atPath: String(out.path.dropLast(4)) + "_exact_eigenvalues.npy")
+        }
+        let result = try Self.run([
+            "density", "--model", Self.path("mlp.json"), "--weights", Self.path("mlp.safetensors"),
+            "--inputs", Self.path("mlp_inputs.npy"), "--method", method, "--route", route, "--out", out.path,
+            "--format", "json",
+        ])
+        #expect(result.code == 0, "\(result.stderr)")
+        let d = try #require((try JSONSerialization.jsonObject(with: Data(result.stdout.utf8))) as? [String: Any])
+        #expect(d["route"] as? String == route)
+        #expect(abs((d["integral"] as? Double ?? 0) - 1) <= 1e-3, "\(route) \(method) integral")
+        if route == "dense" && method == "slq" {
+            let rows = try String(contentsOf: out, encoding: .utf8).split(separator: "\n").dropFirst().map {
+                $0.split(separator: ",").map { Double($0)! }
+            }
+            let h = rows[1][0] - rows[0][0]
+            let mean = rows.reduce(0) { $0 + $1[0] * $1[1] * h }
+            let reference = try JSONSerialization.jsonObject(
+                with: Data(contentsOf: Self.fixtures.appendingPathComponent("mlp_reference.json"))) as? [String: Any]
+            let full = try #require(reference?["full"] as? [String: Any])
+            let trace = try #require(full["trace"] as? Double)
+            // Gaussian smoothing keeps the mean; the grid's trapezoid rule errs by O(h²).
+            #expect(abs(mean - trace / 120) <= 1e-3 * trace / 120, "mean \(mean) vs \(trace / 120)")
+        }
+    }
+
     @Test func progressLineNamesRoutePhaseAndETA() throws {
         let line = ProgressLine(command: "estimate", minimumProbes: 8, live: false)
         var p = EstimationProgress(phase: .complement, applications: 200, probes: 4, entropy: 4.47,
