@@ -54,7 +54,7 @@ public struct DemoCommand: ParsableCommand {
         try BLASThreads.set(monitorAsync ? max(1, threads / 2) : threads)
         let started = DispatchTime.now().uptimeNanoseconds
         let directory = URL(fileURLWithPath: output)
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try OutputFiles.createDirectory(directory, option: "--output")
 
         let digits = try EmbeddedDatasets.digits(as: Double.self)
         let (train, test) = try digits.split(trainFraction: 0.8, seed: seed)

@@ -96,6 +96,30 @@ struct OutputFiles {
         staged.removeAll()
     }
 
+    /// Creates an output directory (and its parents), or fails with one line in words
+    /// ("cannot write --output 'x': …") instead of Foundation's error dump.
+    static func createDirectory(_ url: URL, option: String) throws {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) {
+            guard isDirectory.boolValue else { throw CLIError.cannotWrite(url.path, option: option, "it is a file, not a directory") }
+            guard access(url.path, W_OK) == 0 else { throw CLIError.cannotWrite(url.path, option: option, "permission denied") }
+            return
+        }
+        do {
+            try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        } catch {
+            // Name the nearest existing ancestor and why it cannot hold the directory.
+            var ancestor = url.deletingLastPathComponent()
+            while !FileManager.default.fileExists(atPath: ancestor.path, isDirectory: &isDirectory), ancestor.path != "/" {
+                ancestor = ancestor.deletingLastPathComponent()
+            }
+            let why = !isDirectory.boolValue ? "\(ancestor.path) is not a directory"
+                : access(ancestor.path, W_OK) != 0 ? "permission denied (\(ancestor.path) is not writable)"
+                : "the directory cannot be created"
+            throw CLIError.cannotWrite(url.path, option: option, why)
+        }
+    }
+
     static func reason(_ code: Int32) -> String {
         switch code {
         case EACCES, EPERM: return "permission denied"

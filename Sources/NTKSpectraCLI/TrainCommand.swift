@@ -111,6 +111,11 @@ public struct TrainCommand: ParsableCommand {
     }
 
     func data() throws -> Dataset<Double> {
+        if let samples, dataset != .fashionMNIST {
+            // A synthetic set holds inputs (≤ 16 features) and targets: checked before generating.
+            try SizeLimit.checkAllocation("--samples \(samples) synthetic examples", count: SizeLimit.product([samples, 32]),
+                                          bytesPerElement: 8)
+        }
         switch dataset {
         case .digits: return try EmbeddedDatasets.digits(as: Double.self)
         case .moons: return try SyntheticDatasets.twoMoons(count: samples ?? 1000, seed: seed)
@@ -235,7 +240,7 @@ public struct TrainCommand: ParsableCommand {
             let step = checkpoint!.step
             kept = try JSONLinesWriter.keepRecords(in: recordsURL) { ($0["step"] as? Int).map { $0 <= step } ?? false }
         } else {
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            try OutputFiles.createDirectory(directory, option: "--output")
             // A checkpoint of an earlier run must not pair with this run's records.
             if FileManager.default.fileExists(atPath: checkpointURL.path) { try FileManager.default.removeItem(at: checkpointURL) }
         }

@@ -422,6 +422,30 @@ enum JSONLinesWriterReader {
 struct CLIHardeningTests {
     static let model = CLITests.path("mlp.json"), weights = CLITests.path("mlp.safetensors")
 
+    /// Output directories that cannot be made, and data-set sizes beyond memory, are one line
+    /// naming the option, before any work.
+    @Test func outputDirectoriesAndDataSizesFailInWords() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("not-a-dir-\(UUID().uuidString)")
+        try Data("x".utf8).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let cases: [([String], [String])] = [
+            (["demo", "--output", "/dev/null/x"], ["--output", "/dev/null is not a directory"]),
+            (["train", "--dataset", "moons", "--samples", "200", "--monitor-examples", "10", "--output", file.path],
+             ["--output", "it is a file, not a directory"]),
+            (["train", "--dataset", "moons", "--samples", "100000000000000", "--output", file.path + "-dir"],
+             ["--samples 100000000000000", "more than the physical memory"]),
+        ]
+        for (arguments, expected) in cases {
+            let result = try CLITests.run(arguments)
+            #expect(result.code == 1 && result.stdout.isEmpty, "\(arguments)")
+            let lines = result.stderr.split(separator: "\n")
+            #expect(lines.count == 1, "\(result.stderr)")
+            for text in expected { #expect(result.stderr.contains(text), "\(result.stderr)") }
+            #expect(!result.stderr.contains("NSCocoaErrorDomain"))
+        }
+        #expect(!FileManager.default.fileExists(atPath: file.path + "-dir"))
+    }
+
     /// A scratch directory holding a copy of the fixture inputs.
     static func scratch() throws -> (directory: URL, inputs: URL) {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ntk-harden-\(UUID().uuidString)")
