@@ -7,16 +7,7 @@ import Testing
 /// the field or the quantity and limit — never a crash, never "not valid JSON" for valid JSON.
 @Suite("Hardening: strict spec JSON")
 struct StrictSpecTests {
-    func specError(_ json: String) -> (path: String, message: String)? {
-        do {
-            _ = try ModelSpec.decode(json: Data(json.utf8))
-            return nil
-        } catch let NetworkError.invalidSpec(path, message) {
-            return (path, message)
-        } catch {
-            return nil
-        }
-    }
+    func specError(_ json: String) -> (path: String, message: String)? { decodingSpecError(json) }
 
     @Test func duplicateKeysAreRefusedWithTheirPath() {
         let e = specError(#"{"input_shape": [6], "layers": [{"type": "tanh"}, {"type": "tanh"}, {"type": "linear", "in_features": 6, "out_features": 3, "out_features": 4}]}"#)

@@ -75,16 +75,7 @@ struct ModelSpecTests {
         #expect(invalidLayer(ModelSpec(inputShape: [1 << 40, 3, 3], layers: [.conv2d(inChannels: 1 << 40, outChannels: 1 << 40, kernelSize: 1)]))?.field == "kernel_size")
     }
 
-    func specError(_ json: String) -> (path: String, message: String)? {
-        do {
-            _ = try ModelSpec.decode(json: Data(json.utf8))
-            return nil
-        } catch let NetworkError.invalidSpec(path, message) {
-            return (path, message)
-        } catch {
-            return nil
-        }
-    }
+    func specError(_ json: String) -> (path: String, message: String)? { decodingSpecError(json) }
 
     @Test func decodingErrorsNameThePath() {
         let unknown = specError(#"{"input_shape": [2], "layers": [{"type": "tanh"}, {"type": "batchnorm1d"}]}"#)
@@ -228,5 +219,18 @@ struct NetworkDescriptionTests {
         #expect(text.contains("P = 26"))
         #expect(text.contains("0: Linear → [4], 16 parameters"))
         #expect(text.contains("1: Activation(gelu) → [4], 0 parameters"))
+    }
+}
+
+/// The path and message of the `NetworkError.invalidSpec` that decoding `json` throws, or nil
+/// (it decoded, or failed otherwise).
+func decodingSpecError(_ json: String) -> (path: String, message: String)? {
+    do {
+        _ = try ModelSpec.decode(json: Data(json.utf8))
+        return nil
+    } catch let NetworkError.invalidSpec(path, message) {
+        return (path, message)
+    } catch {
+        return nil
     }
 }
