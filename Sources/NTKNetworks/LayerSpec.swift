@@ -13,7 +13,10 @@ import NTKLinearAlgebra
 /// The sequence and graph layers (`token_linear`, `positional_embedding`,
 /// `multihead_attention`, `gcn` with `edge_index`, `node_mean_pool`,
 /// `transformer_encoder_layer`) are described by `AttentionLayerSpec` and wrapped as
-/// `.attention(_:)`; their JSON objects appear in the same layer list.
+/// `.attention(_:)`; their JSON objects appear in the same layer list. A model whose top-level
+/// layers name the layers they read (`"inputs": [3, -1]`, −1 the model's input) is a layer
+/// graph; its merge layers (`add`, `sub`, `mul`, `div`, `concat` with `dim`, `matmul`) are
+/// `.merge(_:)` (`MergeSpec`).
 public indirect enum LayerSpec: Sendable, Hashable {
     case linear(inFeatures: Int, outFeatures: Int, bias: Bool = true)
     case activation(ActivationFunction)
@@ -29,6 +32,9 @@ public indirect enum LayerSpec: Sendable, Hashable {
     case residual([LayerSpec])
     /// A sequence or graph layer (`AttentionLayerSpec.typeNames`).
     case attention(AttentionLayerSpec)
+    /// A layer that reads several layers' outputs (`add`, `sub`, `mul`, `div`, `concat`,
+    /// `matmul`); only in a model whose layers name their `inputs` (see `ModelSpec.inputs`).
+    case merge(MergeSpec)
 
     /// The JSON `"type"` of this layer.
     public var typeName: String {
@@ -43,6 +49,7 @@ public indirect enum LayerSpec: Sendable, Hashable {
         case .layerNorm: return "layernorm"
         case .residual: return "residual"
         case let .attention(spec): return spec.typeName
+        case let .merge(spec): return spec.typeName
         }
     }
 
@@ -99,6 +106,8 @@ public indirect enum LayerSpec: Sendable, Hashable {
                 return try Residual(body: body)
             case let .attention(spec):
                 return try spec.makeLayer(Scalar.self, inputShape: inputShape, parameterization: parameterization, path: path)
+            case .merge:
+                throw fail("inputs", "a \(typeName) layer reads several layers; expected it in a model's top-level layer list with \"inputs\"")
             }
         } catch let NetworkError.invalidLayer(layer, field, message) where !layer.hasPrefix(path) {
             throw fail(field, message)
@@ -114,6 +123,7 @@ extension LayerSpec: Codable {
         case outputSize = "output_size", normalizedShape = "normalized_shape", eps
         case elementwiseAffine = "elementwise_affine", layers
         case dilation, groups, paddingMode = "padding_mode", ceilMode = "ceil_mode"
+        case dim
     }
 
     public init(from decoder: any Decoder) throws {
@@ -184,12 +194,18 @@ extension LayerSpec: Codable {
             }
         case "residual":
             self = .residual(try c.decode([LayerSpec].self, forKey: .layers))
+        case "concat":
+            self = .merge(.concat(dim: try c.decode(Int.self, forKey: .dim)))
         default:
+            if let merge = MergeSpec.elementwise[type] {
+                self = .merge(merge)
+                return
+            }
             guard let function = ActivationFunction(rawValue: type) else {
                 throw DecodingError.dataCorruptedError(
                     forKey: .type, in: c,
                     debugDescription: "unknown layer type \"\(type)\"; expected one of linear, conv2d, avgpool2d, "
-                        + "adaptiveavgpool2d, globalavgpool, flatten, layernorm, residual, "
+                        + "adaptiveavgpool2d, globalavgpool, flatten, layernorm, residual, add, sub, mul, div, concat, matmul, "
                         + ActivationFunction.allCases.map(\.rawValue).joined(separator: ", ") + ", "
                         + AttentionLayerSpec.typeNames.sorted().joined(separator: ", "))
             }
@@ -227,7 +243,9 @@ extension LayerSpec: Codable {
             try c.encode(elementwiseAffine, forKey: .elementwiseAffine)
         case let .residual(layers):
             try c.encode(layers, forKey: .layers)
-        case .activation, .flatten, .globalAvgPool, .attention:
+        case let .merge(.concat(dim)):
+            try c.encode(dim, forKey: .dim)
+        case .activation, .flatten, .globalAvgPool, .attention, .merge:
             break
         }
     }

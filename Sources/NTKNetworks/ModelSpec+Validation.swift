@@ -55,6 +55,7 @@ extension ModelSpec {
             "multihead_attention": ["embed_dim": .integer, "num_heads": .integer, "causal": .bool],
             "gcn": ["in_features": .integer, "out_features": .integer, "edge_index": .edgeIndex],
             "node_mean_pool": [:],
+            "add": [:], "sub": [:], "mul": [:], "div": [:], "matmul": [:], "concat": ["dim": .integer],
             "transformer_encoder_layer": [
                 "d_model": .integer, "nhead": .integer, "dim_feedforward": .integer, "norm_first": .bool,
                 "activation": .string, "layer_norm_eps": .number, "causal": .bool,
@@ -115,13 +116,14 @@ extension ModelSpec {
                 for (i, item) in items.enumerated() { try integer(item, "\(path)[\(r)][\(i)]") }
             }
         case (.layers, .array(let layers)):
-            for (i, layer) in layers.enumerated() { try checkLayer(layer, path: "\(path)[\(i)]") }
+            // Top-level layers may name the layers they read ("inputs"); nested ones are chains.
+            for (i, layer) in layers.enumerated() { try checkLayer(layer, path: "\(path)[\(i)]", graph: path == "layers") }
         default:
             throw mismatch()
         }
     }
 
-    private static func checkLayer(_ layer: StrictJSON.Value, path: String) throws(NetworkError) {
+    private static func checkLayer(_ layer: StrictJSON.Value, path: String, graph: Bool) throws(NetworkError) {
         guard case let .object(members) = layer else {
             throw .invalidSpec(path: path, message: "got \(layer.kindDescription), expected a layer object such as {\"type\": \"linear\", …}")
         }
@@ -136,6 +138,8 @@ extension ModelSpec {
             message += " (expected one of \(layerFields.keys.sorted().joined(separator: ", ")))"
             throw .invalidSpec(path: "\(path).type", message: message)
         }
-        try checkFields(members.filter { $0.key != "type" }, allowed: allowed, path: path, context: "a \(type) layer")
+        try checkFields(
+            members.filter { $0.key != "type" }, allowed: graph ? allowed.merging(["inputs": .integerArray]) { a, _ in a } : allowed,
+            path: path, context: "a \(type) layer")
     }
 }

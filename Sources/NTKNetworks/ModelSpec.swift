@@ -16,11 +16,15 @@ public struct ModelSpec: Sendable, Hashable {
     public var inputShape: [Int]
     public var layers: [LayerSpec]
     public var parameterization: Parameterization
+    /// For a layer graph, per layer the layers whose outputs it reads (−1: the model's input),
+    /// in JSON each layer's `"inputs"` (default: the previous layer); nil for a chain.
+    public var inputs: [[Int]]?
 
-    public init(inputShape: [Int], layers: [LayerSpec], parameterization: Parameterization = .standard) {
+    public init(inputShape: [Int], layers: [LayerSpec], parameterization: Parameterization = .standard, inputs: [[Int]]? = nil) {
         self.inputShape = inputShape
         self.layers = layers
         self.parameterization = parameterization
+        self.inputs = inputs
     }
 
     /// Instantiates the layers for the given input shape (path prefix for error messages).
@@ -37,14 +41,7 @@ public struct ModelSpec: Sendable, Hashable {
         for (index, spec) in specs.enumerated() {
             let layer: any Layer<Scalar> = try spec.makeLayer(
                 inputShape: shape, parameterization: parameterization, path: "\(pathPrefix)\(index)")
-            // Every layer checks its own arithmetic; its output must also fit one example's memory.
-            do {
-                try SizeLimit.checkAllocation(
-                    "its output shape \(layer.outputShape)", count: SizeLimit.product(layer.outputShape),
-                    bytesPerElement: MemoryLayout<Scalar>.size, elementName: "\(Scalar.precisionName) values per example")
-            } catch {
-                throw NetworkError.invalidLayer(layer: "\(pathPrefix)\(index) (\(spec.typeName))", field: "output_shape", message: error.description)
-            }
+            try checkOutput(layer, path: "\(pathPrefix)\(index)", typeName: spec.typeName)
             layers.append(layer)
             shape = layer.outputShape
         }
@@ -61,8 +58,9 @@ public struct ModelSpec: Sendable, Hashable {
             throw NetworkError.invalidLayer(
                 layer: "model", field: "input_shape", message: "got \(inputShape), whose product overflows the integer range")
         }
-        let body: Sequential<Scalar> = try Self.makeSequential(
-            layers, inputShape: inputShape, parameterization: parameterization, pathPrefix: "")
+        let body: Sequential<Scalar> = try inputs.map {
+            try Self.makeGraph(layers, inputs: $0, inputShape: inputShape, parameterization: parameterization)
+        } ?? Self.makeSequential(layers, inputShape: inputShape, parameterization: parameterization, pathPrefix: "")
         do {
             try SizeLimit.checkAllocation(
                 "one example of input_shape \(inputShape)", count: SizeLimit.product(inputShape),
@@ -147,6 +145,9 @@ extension ModelSpec: Codable {
         let c = try decoder.container(keyedBy: Key.self)
         inputShape = try c.decode([Int].self, forKey: .inputShape)
         layers = try c.decode([LayerSpec].self, forKey: .layers)
+        let wiring = try c.decode([LayerInputs].self, forKey: .layers)
+        inputs = wiring.allSatisfy { $0.inputs == nil } ? nil
+            : wiring.enumerated().map { k, entry in entry.inputs ?? [k - 1] }
         switch try c.decodeIfPresent(String.self, forKey: .parameterization)?.lowercased() ?? "standard" {
         case "standard":
             parameterization = .standard
@@ -164,7 +165,11 @@ extension ModelSpec: Codable {
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: Key.self)
         try c.encode(inputShape, forKey: .inputShape)
-        try c.encode(layers, forKey: .layers)
+        if let inputs, inputs.count == layers.count {
+            try c.encode(zip(layers, inputs).map { LayerInputs(spec: $0, inputs: $1) }, forKey: .layers)
+        } else {
+            try c.encode(layers, forKey: .layers)
+        }
         switch parameterization {
         case .standard:
             try c.encode("standard", forKey: .parameterization)
@@ -173,5 +178,28 @@ extension ModelSpec: Codable {
             try c.encode(weightScale, forKey: .weightScale)
             try c.encode(biasScale, forKey: .biasScale)
         }
+    }
+}
+
+/// One entry of the JSON layer list seen for its `"inputs"` only (decoding), or a layer with
+/// its `"inputs"` added (encoding).
+struct LayerInputs: Codable {
+    enum Key: String, CodingKey { case inputs }
+    var spec: LayerSpec?
+    var inputs: [Int]?
+
+    init(spec: LayerSpec, inputs: [Int]) {
+        self.spec = spec
+        self.inputs = inputs
+    }
+
+    init(from decoder: any Decoder) throws {
+        inputs = try decoder.container(keyedBy: Key.self).decodeIfPresent([Int].self, forKey: .inputs)
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        try spec?.encode(to: encoder)
+        var c = encoder.container(keyedBy: Key.self)
+        try c.encodeIfPresent(inputs, forKey: .inputs)
     }
 }

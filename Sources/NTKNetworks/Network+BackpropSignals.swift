@@ -42,7 +42,9 @@ extension Network {
             throw NetworkError.sizeMismatch(name: "layer index", got: layer, expected: "0..<\(layers.count)")
         }
         let b = cache.batch
-        let start = layer == 0 ? UnsafePointer(cache.input) : UnsafePointer(cache.saved + b * body.activationOffsets[layer - 1])
+        let start = body.wiring == nil
+            ? (layer == 0 ? UnsafePointer(cache.input) : UnsafePointer(cache.saved + b * body.activationOffsets[layer - 1]))
+            : withState(cache) { body.graphInput(of: layer, in: $0) }
         return UnsafeBufferPointer(start: start, count: b * layers[layer].inputSize)
     }
 
@@ -70,6 +72,20 @@ extension Network {
         identity.update(repeating: 0, count: b * k * k)
         for i in 0..<b {
             for c in 0..<k { identity[(i * k + c) * k + c] = 1 }
+        }
+        if body.wiring != nil {
+            // A graph: one k-wide reverse pass, δ of each parameterized layer copied as the pass reaches it.
+            try withState(cache) { state in
+                try body.graphVJP(
+                    state, outputCotangents: identity, block: k, parameterCotangents: nil, parameterStride: 0,
+                    inputCotangents: nil, scratch: workspace.scratch
+                ) { l, cotangent in
+                    if let slot = signals.slots[l] {
+                        signals.mutableSignals(slot: slot).update(from: cotangent, count: b * k * layers[l].outputSize)
+                    }
+                }
+            }
+            return
         }
         if let slot = signals.slots[n - 1] { signals.mutableSignals(slot: slot).update(from: identity, count: b * k * k) }
         let scratch = workspace.scratch

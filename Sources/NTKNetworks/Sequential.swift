@@ -1,7 +1,11 @@
 import NTKLinearAlgebra
 
 /// A chain of layers f = f_{n−1} ∘ … ∘ f_0, itself a `Layer` (so it nests, e.g. as the body of
-/// a `Residual`). Layer k owns the parameter slice [offset_k, offset_k + P_k) of the chain's
+/// a `Residual`) — or, built with `inputs`, a directed acyclic graph of layers in topological
+/// order whose multi-input nodes are `MergeLayer`s (skip connections that add or concatenate,
+/// products of activations); the chain is the graph whose layer k reads layer k − 1. The graph's
+/// passes are in `Sequential+Graph.swift`; every parameterized layer of a graph is still a
+/// top-level layer, so the structured NTK's per-layer rules apply to it unchanged. Layer k owns the parameter slice [offset_k, offset_k + P_k) of the chain's
 /// slice; its tensors are named with the PyTorch `nn.Sequential` index prefix ("k.weight").
 ///
 /// Saved state: the intermediate activations a_1 … a_{n−1} ([b, features] each; the input and
@@ -21,20 +25,42 @@ public struct Sequential<Scalar: BLASScalar>: Layer {
     let maxIntermediate: Int
     /// Index of the first layer with parameters (n if none).
     let firstParameterized: Int
+    /// Per-example elements of the saved region before the layers' own state: the
+    /// activations a_1 … a_{n−1}, then (graphs only) the gathered inputs of merge layers.
+    let intermediateCount: Int
+    /// How a graph's layers take their inputs; nil for a chain.
+    public let wiring: LayerWiring?
 
     /// Chains `layers`; each layer's input shape must equal the previous layer's output shape.
     ///
     /// - Throws: `NetworkError.invalidLayer` naming the first layer index whose input shape
     ///   does not match, or if `layers` is empty.
     public init(inputShape: [Int], layers: [any Layer<Scalar>]) throws {
+        try self.init(inputShape: inputShape, layers: layers, inputs: nil)
+    }
+
+    /// A layer graph: layer k reads the nodes `inputs[k]`, where node 0 is the graph's input and
+    /// node j + 1 the output of layer j (so `inputs[k] ⊆ 0…k`: the layers are in topological
+    /// order); the last layer's output is the graph's output. A layer with one input is any
+    /// `Layer`; a `MergeLayer` reads several (e.g. `[[0], [1], [0, 2]]` is y = x + f₁(f₀(x)) with an
+    /// `ElementwiseMerge(.add)` last). `inputs == nil`, or every `inputs[k] == [k]` without merge
+    /// layers, is the chain.
+    ///
+    /// - Throws: `NetworkError.invalidLayer` naming the layer whose inputs are out of order, of
+    ///   the wrong count or shape.
+    public init(inputShape: [Int], layers: [any Layer<Scalar>], inputs: [[Int]]?) throws {
         guard !layers.isEmpty else {
             throw NetworkError.invalidLayer(layer: "sequential", field: "layers", message: "got an empty list, expected at least one layer")
         }
+        let isChain = inputs.map { inputs in
+            inputs.enumerated().allSatisfy { $1 == [$0] } && !layers.contains { $0 is any MergeLayer }
+        } ?? true
+        let wiring = isChain ? nil : try LayerWiring(inputShape: inputShape, layers: layers, inputs: inputs ?? [])
         var shape = inputShape
         var offsets = [0], actOffsets = [0]
         var maxIntermediate = 0
         for (k, layer) in layers.enumerated() {
-            guard layer.inputShape == shape else {
+            guard wiring != nil || layer.inputShape == shape else {
                 throw NetworkError.invalidLayer(
                     layer: "\(k)", field: "input_shape",
                     message: "the layer expects input shape \(layer.inputShape), but the previous output shape is \(shape)")
@@ -67,6 +93,8 @@ public struct Sequential<Scalar: BLASScalar>: Layer {
         self.activationOffsets = actOffsets
         self.maxIntermediate = maxIntermediate
         self.firstParameterized = layers.firstIndex { $0.parameterCount > 0 } ?? layers.count
+        self.wiring = wiring
+        self.intermediateCount = actOffsets[actOffsets.count - 1] + (wiring?.gatheredCount ?? 0)
     }
 
     public var parameterCount: Int { parameterOffsets[layers.count] }
@@ -89,7 +117,8 @@ public struct Sequential<Scalar: BLASScalar>: Layer {
     /// The chain in precision `Other`, each layer converted with `Layer.converted(to:)` (same
     /// input shape, layer order, offsets and tensor names).
     func convertedChain<Other: BLASScalar>(to: Other.Type) throws -> Sequential<Other> {
-        try Sequential<Other>(inputShape: inputShape, layers: layers.map { try $0.converted(to: Other.self) })
+        try Sequential<Other>(inputShape: inputShape, layers: layers.map { try $0.converted(to: Other.self) },
+                              inputs: wiring?.sources)
     }
 
     public func initialize(parameters: UnsafeMutableBufferPointer<Scalar>, using generator: inout SeededGenerator) {
@@ -100,8 +129,6 @@ public struct Sequential<Scalar: BLASScalar>: Layer {
         }
     }
 
-    var intermediateCount: Int { activationOffsets[activationOffsets.count - 1] }
-
     public func savedCount(batch: Int) -> Int {
         var total = batch * intermediateCount
         for layer in layers { total += layer.savedCount(batch: batch) }
@@ -111,6 +138,7 @@ public struct Sequential<Scalar: BLASScalar>: Layer {
     public func scratchCount(batch: Int, block: Int) -> Int {
         var layerScratch = 0
         for layer in layers { layerScratch = max(layerScratch, layer.scratchCount(batch: batch, block: block)) }
+        if let wiring { return batch * block * (wiring.tangentCount + wiring.maxInput) + layerScratch }
         return 2 * batch * block * maxIntermediate + layerScratch
     }
 
@@ -120,6 +148,10 @@ public struct Sequential<Scalar: BLASScalar>: Layer {
         parameters: UnsafePointer<Scalar>, input: UnsafePointer<Scalar>, batch: Int,
         output: UnsafeMutablePointer<Scalar>, saved: UnsafeMutablePointer<Scalar>
     ) throws {
+        if wiring != nil {
+            try graphForward(parameters: parameters, input: input, batch: batch, output: output, saved: saved)
+            return
+        }
         let n = layers.count
         var layerSaved = saved + batch * intermediateCount
         var x = input
@@ -138,7 +170,7 @@ public struct Sequential<Scalar: BLASScalar>: Layer {
         let b = state.batch, n = layers.count
         return LayerState(
             parameters: state.parameters + parameterOffsets[k],
-            input: k == 0 ? state.input : state.saved + b * activationOffsets[k - 1],
+            input: wiring == nil ? (k == 0 ? state.input : state.saved + b * activationOffsets[k - 1]) : graphInput(of: k, in: state),
             output: k == n - 1 ? state.output : state.saved + b * activationOffsets[k],
             saved: layerSaved, batch: b)
     }
@@ -150,6 +182,11 @@ public struct Sequential<Scalar: BLASScalar>: Layer {
         inputTangents: UnsafePointer<Scalar>?, block s: Int,
         outputTangents: UnsafeMutablePointer<Scalar>, scratch: UnsafeMutablePointer<Scalar>
     ) throws {
+        if wiring != nil {
+            try graphJVP(state, parameterTangents: parameterTangents, parameterStride: parameterStride,
+                         inputTangents: inputTangents, block: s, outputTangents: outputTangents, scratch: scratch)
+            return
+        }
         let b = state.batch, n = layers.count
         // With a zero input tangent, the tangent stays zero until the first parameterized layer.
         let start = inputTangents == nil ? firstParameterized : 0
@@ -180,6 +217,11 @@ public struct Sequential<Scalar: BLASScalar>: Layer {
         parameterCotangents: UnsafeMutablePointer<Scalar>?, parameterStride: Int,
         inputCotangents: UnsafeMutablePointer<Scalar>?, scratch: UnsafeMutablePointer<Scalar>
     ) throws {
+        if wiring != nil {
+            try graphVJP(state, outputCotangents: outputCotangents, block: s, parameterCotangents: parameterCotangents,
+                         parameterStride: parameterStride, inputCotangents: inputCotangents, scratch: scratch)
+            return
+        }
         let b = state.batch, n = layers.count
         // Without an input cotangent, nothing below the first parameterized layer is needed.
         let stop = inputCotangents == nil ? firstParameterized : 0

@@ -17,7 +17,12 @@ struct BackpropSignalsTests {
 
     @Test(arguments: 0..<3)
     func layerwisePassesReassembleTheNetworkDerivatives(which: Int) throws {
-        let net: Network<Double> = try Self.specs[which].makeNetwork(seed: 11)
+        try Self.checkReassembly(Self.specs[which])
+    }
+
+    /// The check for any network (the graph tests call it for layer graphs).
+    static func checkReassembly(_ factory: some NetworkFactory) throws {
+        let net: Network<Double> = try factory.makeNetwork(seed: 11)
         let b = 3, k = net.outputCount, p = net.parameterCount
         var g = SeededGenerator(seed: 12)
         let x = [Double].gaussian(count: b * net.inputSize, using: &g)

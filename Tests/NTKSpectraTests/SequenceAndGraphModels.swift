@@ -34,10 +34,37 @@ enum SequenceAndGraphModels {
         .linear(inFeatures: 3, outFeatures: 2),
     ])
 
+    /// Layer graphs (`ModelSpec.inputs`): a DenseNet-style block (convolutions whose outputs are
+    /// concatenated with their inputs) and a two-path block merged by a product, a quotient and a
+    /// skip connection, each with convolutions and dense layers for the structured rules.
+    static let denseBlock = ModelSpec(inputShape: [2, 4, 4], layers: [
+        .conv2d(inChannels: 2, outChannels: 2, kernelSize: 3, padding: 1),   // 0
+        .activation(.tanh),                                                  // 1
+        .merge(.concat(dim: 1)),                                             // 2: [x | h1], 4 channels
+        .conv2d(inChannels: 4, outChannels: 2, kernelSize: 3, padding: 1),   // 3
+        .activation(.tanh),                                                  // 4
+        .merge(.concat(dim: 1)),                                             // 5: [x | h1 | h2], 6 channels
+        .globalAvgPool, .linear(inFeatures: 6, outFeatures: 3),
+    ], inputs: [[-1], [0], [-1, 1], [2], [3], [2, 4], [5], [6]])
+
+    static let gatedBlock = ModelSpec(inputShape: [4, 4], layers: [
+        .linear(inFeatures: 4, outFeatures: 4),   // 0: token-wise
+        .activation(.tanh),                       // 1
+        .linear(inFeatures: 4, outFeatures: 4),   // 2
+        .activation(.softplus),                   // 3
+        .merge(.mul),                             // 4: tanh(W₀x) ⊙ W₂h
+        .merge(.div),                             // 5: … / softplus
+        .merge(.add),                             // 6: + x
+        .merge(.matmul),                          // 7: [4, 4] × [4, 4]
+        .flatten, .linear(inFeatures: 16, outFeatures: 2),
+    ], inputs: [[-1], [0], [1], [2], [1, 2], [4, 3], [5, -1], [6, 2], [7], [8]])
+
     static let all: [(String, ModelSpec)] = [
         ("transformer", transformer(causal: false)),
         ("transformer-causal", transformer(causal: true)),
         ("gcn-nodes", gcnNodes),
         ("gcn-graph", gcnGraph),
+        ("dense-block", denseBlock),
+        ("gated-block", gatedBlock),
     ]
 }

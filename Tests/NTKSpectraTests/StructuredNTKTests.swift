@@ -28,7 +28,7 @@ struct StructuredNTKTests {
             .activation(.tanh), .flatten, .linear(inFeatures: 27, outFeatures: 2),
         ], parameterization: .ntk(weightScale: 1.2, biasScale: 0.5))),
         ("mlp-nobias", .mlp(inputSize: 3, hiddenSizes: [4], outputSize: 2, activation: .tanh, bias: false)),
-    ] + SequenceAndGraphModels.all   // 8, 9: transformer (plain, causal); 10, 11: GCN (node-, graph-level)
+    ] + SequenceAndGraphModels.all   // 8, 9: transformer (plain, causal); 10, 11: GCN (node-, graph-level); 12, 13: layer graphs
 
     static func randomBlock(_ s: Int, _ dim: Int, seed: UInt64) throws -> Matrix<Double> {
         var g = SeededGenerator(seed: seed)
@@ -41,7 +41,7 @@ struct StructuredNTKTests {
         return plan.signalBytes + plan.batchForwardBytes
     }
 
-    @Test(arguments: [KernelKind.full, .traced], 0..<12)
+    @Test(arguments: [KernelKind.full, .traced], 0..<14)
     func blockProductEqualsMaterializedKernelAndEmpiricalNTK(kind: KernelKind, which: Int) throws {
         let net: Network<Double> = try Self.models[which].1.makeNetwork(seed: 3)
         let n = 11, batch = 4   // batches 4, 4, 3
@@ -70,7 +70,7 @@ struct StructuredNTKTests {
         }
     }
 
-    @Test(arguments: [KernelKind.full, .traced], 0..<12)
+    @Test(arguments: [KernelKind.full, .traced], 0..<14)
     func freeDiagonalEqualsPerExampleGradientNorms(kind: KernelKind, which: Int) throws {
         let net: Network<Double> = try Self.models[which].1.makeNetwork(seed: 4)
         let n = 9
@@ -90,7 +90,7 @@ struct StructuredNTKTests {
         }
     }
 
-    @Test(arguments: [KernelKind.full, .traced], [0, 1, 2, 4, 6, 7])
+    @Test(arguments: [KernelKind.full, .traced], [0, 1, 2, 4, 6, 7, 12])
     func structuredExactKernelEqualsExactNTK(kind: KernelKind, which: Int) throws {
         let net: Network<Double> = try Self.models[which].1.makeNetwork(seed: 5)
         let x: Matrix<Double> = try EmpiricalNTKTests.inputs(10, net.inputSize, seed: 7)
