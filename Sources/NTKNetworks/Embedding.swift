@@ -76,7 +76,8 @@ public struct Embedding<Scalar: BLASScalar>: Layer {
         for i in 0..<batch {
             for l in 0..<L {
                 let id = input[i * L + l]
-                guard id >= 0, id < limit, id == id.rounded(.towardZero) else {
+                // `id < limit` bounds the conversion; `Int(id) < N` guards a Float N that rounded up.
+                guard id >= 0, id < limit, id == id.rounded(.towardZero), Int(id) < numEmbeddings else {
                     throw NetworkError.invalidLayer(
                         layer: "embedding", field: "input",
                         message: "token id \(id) (example \(i), position \(l)) is not an integer in 0..<\(numEmbeddings) (num_embeddings \(numEmbeddings))")
