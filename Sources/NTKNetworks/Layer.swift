@@ -39,6 +39,9 @@ import NTKLinearAlgebra
 ///    stored hyper-parameters (never by converting derived `Scalar` state such as multipliers).
 /// 6. Add a `LayerSpec` case (JSON type, decode/encode, `makeLayer`) and call the generic
 ///    derivative-check harness (`DerivativeHarness.check`) in the tests.
+/// 7. State that PyTorch keeps in the `state_dict` but does not train (buffers such as
+///    BatchNorm's running statistics) is a constant of the passes: conform to `BufferedLayer`
+///    so that weights files load and save it.
 public protocol Layer<Scalar>: Sendable {
     associatedtype Scalar: BLASScalar
 

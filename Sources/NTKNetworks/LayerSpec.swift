@@ -10,6 +10,12 @@ import NTKLinearAlgebra
 /// [C]), `flatten`, `layernorm` (normalized_shape, eps = 1e-5, elementwise_affine = true), the
 /// activations (`identity`, `tanh`, `relu`, `gelu`, `sigmoid`, `softplus`, `erf`, `sine`) and
 /// `residual` ({"type": "residual", "layers": [...]}, y = x + layers(x)). `bias` defaults to true.
+/// Also `batchnorm1d` ([C] or [C, L]) and `batchnorm2d` ([C, H, W]) (num_features, eps = 1e-5,
+/// momentum = 0.1 (accepted, unused), affine = true, track_running_stats must be true;
+/// evaluation mode, running statistics loaded as buffers), `maxpool2d` (kernel_size, stride =
+/// kernel_size, padding = 0, dilation must be 1, ceil_mode must be false), `dropout` (p = 0.5;
+/// the identity in evaluation), `embedding` (num_embeddings, embedding_dim; input [L] token
+/// ids, output [L, D]) and `softmax` (dim, counted as in PyTorch with the batch as dim 0).
 /// The sequence and graph layers (`token_linear`, `positional_embedding`,
 /// `multihead_attention`, `gcn` with `edge_index`, `node_mean_pool`,
 /// `transformer_encoder_layer`) are described by `AttentionLayerSpec` and wrapped as
@@ -30,6 +36,17 @@ public indirect enum LayerSpec: Sendable, Hashable {
     case globalAvgPool
     case layerNorm(normalizedShape: [Int], epsilon: Double = 1e-5, elementwiseAffine: Bool = true)
     case residual([LayerSpec])
+    /// PyTorch `nn.BatchNorm1d` in evaluation mode, over [C] or [C, L]. `momentum` (nil for
+    /// PyTorch's `None`) only matters in training and is kept for the round trip.
+    case batchNorm1d(numFeatures: Int, epsilon: Double = 1e-5, momentum: Double? = 0.1, affine: Bool = true)
+    /// PyTorch `nn.BatchNorm2d` in evaluation mode, over [C, H, W].
+    case batchNorm2d(numFeatures: Int, epsilon: Double = 1e-5, momentum: Double? = 0.1, affine: Bool = true)
+    case maxPool2d(kernelSize: SpatialSize, stride: SpatialSize? = nil, padding: SpatialSize = 0)
+    /// PyTorch `nn.Dropout(p)`: the identity in evaluation mode.
+    case dropout(p: Double = 0.5)
+    case embedding(numEmbeddings: Int, embeddingDimension: Int)
+    /// PyTorch `nn.Softmax(dim)`; `dim` counts the batch as 0 (negative from the end).
+    case softmax(dim: Int)
     /// A sequence or graph layer (`AttentionLayerSpec.typeNames`).
     case attention(AttentionLayerSpec)
     /// A layer that reads several layers' outputs (`add`, `sub`, `mul`, `div`, `concat`,
@@ -48,6 +65,12 @@ public indirect enum LayerSpec: Sendable, Hashable {
         case .globalAvgPool: return "globalavgpool"
         case .layerNorm: return "layernorm"
         case .residual: return "residual"
+        case .batchNorm1d: return "batchnorm1d"
+        case .batchNorm2d: return "batchnorm2d"
+        case .maxPool2d: return "maxpool2d"
+        case .dropout: return "dropout"
+        case .embedding: return "embedding"
+        case .softmax: return "softmax"
         case let .attention(spec): return spec.typeName
         case let .merge(spec): return spec.typeName
         }
@@ -104,6 +127,24 @@ public indirect enum LayerSpec: Sendable, Hashable {
                 let body: Sequential<Scalar> = try ModelSpec.makeSequential(
                     specs, inputShape: inputShape, parameterization: parameterization, pathPrefix: "\(path).layers.")
                 return try Residual(body: body)
+            case let .batchNorm1d(numFeatures, epsilon, _, affine), let .batchNorm2d(numFeatures, epsilon, _, affine):
+                let spatial = typeName == "batchnorm2d"
+                guard spatial ? inputShape.count == 3 : (1...2).contains(inputShape.count) else {
+                    throw fail("num_features", "\(typeName) expects an input of shape \(spatial ? "[C, H, W]" : "[C] or [C, L]"), got \(inputShape)")
+                }
+                guard inputShape[0] == numFeatures else {
+                    throw fail("num_features", "got \(numFeatures), but the incoming channel count is \(inputShape[0])")
+                }
+                return try BatchNorm<Scalar>(inputShape: inputShape, epsilon: epsilon, affine: affine)
+            case let .maxPool2d(kernelSize, stride, padding):
+                return try MaxPool2d<Scalar>(inputShape: inputShape, kernelSize: kernelSize.pair, stride: stride?.pair, padding: padding.pair)
+            case let .dropout(p):
+                return try Dropout<Scalar>(inputShape: inputShape, probability: p)
+            case let .embedding(numEmbeddings, embeddingDimension):
+                return try Embedding<Scalar>(numEmbeddings: numEmbeddings, embeddingDimension: embeddingDimension, inputShape: inputShape)
+            case let .softmax(dim):
+                guard dim != 0 else { throw fail("dim", "got 0, the batch axis; expected an axis of the example (1…\(inputShape.count) or negative)") }
+                return try Softmax<Scalar>(inputShape: inputShape, axis: dim > 0 ? dim - 1 : dim)
             case let .attention(spec):
                 return try spec.makeLayer(Scalar.self, inputShape: inputShape, parameterization: parameterization, path: path)
             case .merge:
@@ -123,7 +164,9 @@ extension LayerSpec: Codable {
         case outputSize = "output_size", normalizedShape = "normalized_shape", eps
         case elementwiseAffine = "elementwise_affine", layers
         case dilation, groups, paddingMode = "padding_mode", ceilMode = "ceil_mode"
-        case dim
+        case numFeatures = "num_features", momentum, affine, trackRunningStats = "track_running_stats"
+        case returnIndices = "return_indices", p, inplace
+        case numEmbeddings = "num_embeddings", embeddingDim = "embedding_dim", dim
     }
 
     public init(from decoder: any Decoder) throws {
@@ -196,6 +239,43 @@ extension LayerSpec: Codable {
             self = .residual(try c.decode([LayerSpec].self, forKey: .layers))
         case "concat":
             self = .merge(.concat(dim: try c.decode(Int.self, forKey: .dim)))
+        case "batchnorm1d", "batchnorm2d":
+            guard try c.decodeIfPresent(Bool.self, forKey: .trackRunningStats) ?? true else {
+                throw DecodingError.dataCorruptedError(
+                    forKey: .trackRunningStats, in: c,
+                    debugDescription: "\(type): only track_running_stats true is supported (evaluation mode normalizes by the running statistics)")
+            }
+            let numFeatures = try c.decode(Int.self, forKey: .numFeatures)
+            let epsilon = try c.decodeIfPresent(Double.self, forKey: .eps) ?? 1e-5
+            let momentum = c.contains(.momentum) ? try c.decodeIfPresent(Double.self, forKey: .momentum) : 0.1
+            let affine = try c.decodeIfPresent(Bool.self, forKey: .affine) ?? true
+            self = type == "batchnorm1d"
+                ? .batchNorm1d(numFeatures: numFeatures, epsilon: epsilon, momentum: momentum, affine: affine)
+                : .batchNorm2d(numFeatures: numFeatures, epsilon: epsilon, momentum: momentum, affine: affine)
+        case "maxpool2d":
+            guard try c.decodeIfPresent(SpatialSize.self, forKey: .dilation) ?? 1 == 1 else {
+                throw DecodingError.dataCorruptedError(forKey: .dilation, in: c, debugDescription: "maxpool2d: only dilation 1 is supported")
+            }
+            if try c.decodeIfPresent(Bool.self, forKey: .ceilMode) ?? false {
+                throw DecodingError.dataCorruptedError(
+                    forKey: .ceilMode, in: c, debugDescription: "maxpool2d: only ceil_mode false is supported")
+            }
+            if try c.decodeIfPresent(Bool.self, forKey: .returnIndices) ?? false {
+                throw DecodingError.dataCorruptedError(
+                    forKey: .returnIndices, in: c, debugDescription: "maxpool2d: only return_indices false is supported")
+            }
+            self = .maxPool2d(
+                kernelSize: try c.decode(SpatialSize.self, forKey: .kernelSize),
+                stride: try c.decodeIfPresent(SpatialSize.self, forKey: .stride),
+                padding: try c.decodeIfPresent(SpatialSize.self, forKey: .padding) ?? 0)
+        case "dropout":
+            self = .dropout(p: try c.decodeIfPresent(Double.self, forKey: .p) ?? 0.5)
+        case "embedding":
+            self = .embedding(
+                numEmbeddings: try c.decode(Int.self, forKey: .numEmbeddings),
+                embeddingDimension: try c.decode(Int.self, forKey: .embeddingDim))
+        case "softmax":
+            self = .softmax(dim: try c.decode(Int.self, forKey: .dim))
         default:
             if let merge = MergeSpec.elementwise[type] {
                 self = .merge(merge)
@@ -205,7 +285,8 @@ extension LayerSpec: Codable {
                 throw DecodingError.dataCorruptedError(
                     forKey: .type, in: c,
                     debugDescription: "unknown layer type \"\(type)\"; expected one of linear, conv2d, avgpool2d, "
-                        + "adaptiveavgpool2d, globalavgpool, flatten, layernorm, residual, add, sub, mul, div, concat, matmul, "
+                        + "adaptiveavgpool2d, globalavgpool, flatten, layernorm, residual, batchnorm1d, batchnorm2d, "
+                        + "maxpool2d, dropout, embedding, softmax, add, sub, mul, div, concat, matmul, "
                         + ActivationFunction.allCases.map(\.rawValue).joined(separator: ", ") + ", "
                         + AttentionLayerSpec.typeNames.sorted().joined(separator: ", "))
             }
@@ -243,6 +324,22 @@ extension LayerSpec: Codable {
             try c.encode(elementwiseAffine, forKey: .elementwiseAffine)
         case let .residual(layers):
             try c.encode(layers, forKey: .layers)
+        case let .batchNorm1d(numFeatures, epsilon, momentum, affine), let .batchNorm2d(numFeatures, epsilon, momentum, affine):
+            try c.encode(numFeatures, forKey: .numFeatures)
+            try c.encode(epsilon, forKey: .eps)
+            if let momentum { try c.encode(momentum, forKey: .momentum) } else { try c.encodeNil(forKey: .momentum) }
+            try c.encode(affine, forKey: .affine)
+        case let .maxPool2d(kernelSize, stride, padding):
+            try c.encode(kernelSize, forKey: .kernelSize)
+            try c.encodeIfPresent(stride, forKey: .stride)
+            try c.encode(padding, forKey: .padding)
+        case let .dropout(p):
+            try c.encode(p, forKey: .p)
+        case let .embedding(numEmbeddings, embeddingDimension):
+            try c.encode(numEmbeddings, forKey: .numEmbeddings)
+            try c.encode(embeddingDimension, forKey: .embeddingDim)
+        case let .softmax(dim):
+            try c.encode(dim, forKey: .dim)
         case let .merge(.concat(dim)):
             try c.encode(dim, forKey: .dim)
         case .activation, .flatten, .globalAvgPool, .attention, .merge:

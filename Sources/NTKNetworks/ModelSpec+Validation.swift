@@ -6,6 +6,8 @@ extension ModelSpec {
     /// What a field holds.
     enum FieldKind {
         case integer, number, bool, string
+        /// A number or null (PyTorch's `None`).
+        case numberOrNull
         /// One integer or `[height, width]`.
         case spatial
         /// One integer or an array of integers.
@@ -21,6 +23,7 @@ extension ModelSpec {
             switch self {
             case .integer: return "an integer"
             case .number: return "a number"
+            case .numberOrNull: return "a number or null"
             case .bool: return "true or false"
             case .string: return "a string"
             case .spatial: return "an integer or [height, width]"
@@ -37,6 +40,10 @@ extension ModelSpec {
         "bias_scale": .number,
     ]
 
+    static let batchNormFields: [String: FieldKind] = [
+        "num_features": .integer, "eps": .number, "momentum": .numberOrNull, "affine": .bool, "track_running_stats": .bool,
+    ]
+
     /// The fields each layer type accepts (besides "type").
     static let layerFields: [String: [String: FieldKind]] = {
         var fields: [String: [String: FieldKind]] = [
@@ -50,6 +57,14 @@ extension ModelSpec {
             "globalavgpool": [:], "globalavgpool2d": [:], "flatten": [:],
             "layernorm": ["normalized_shape": .integers, "eps": .number, "elementwise_affine": .bool, "bias": .bool],
             "residual": ["layers": .layers],
+            "batchnorm1d": batchNormFields, "batchnorm2d": batchNormFields,
+            "maxpool2d": [
+                "kernel_size": .spatial, "stride": .spatial, "padding": .spatial, "dilation": .spatial, "ceil_mode": .bool,
+                "return_indices": .bool,
+            ],
+            "dropout": ["p": .number, "inplace": .bool],
+            "embedding": ["num_embeddings": .integer, "embedding_dim": .integer],
+            "softmax": ["dim": .integer],
             "token_linear": ["in_features": .integer, "out_features": .integer, "bias": .bool],
             "positional_embedding": ["embed_dim": .integer, "max_len": .integer],
             "multihead_attention": ["embed_dim": .integer, "num_heads": .integer, "causal": .bool],
@@ -97,7 +112,9 @@ extension ModelSpec {
         switch (kind, value) {
         case (.integer, _):
             try integer(value, path)
-        case (.number, _):
+        case (.numberOrNull, .null):
+            break
+        case (.number, _), (.numberOrNull, _):
             if case let .failure(e) = StrictJSON.double(value) { throw .invalidSpec(path: path, message: e.message) }
         case (.bool, .bool), (.string, .string):
             break

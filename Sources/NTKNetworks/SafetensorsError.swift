@@ -21,6 +21,9 @@ public enum SafetensorsError: Error, Equatable, Sendable, CustomStringConvertibl
     case nonFinite(name: String)
     /// A finite value does not fit the network's precision (an F64 value beyond the float32 range).
     case overflowsPrecision(name: String, index: Int, value: Double, precision: String)
+    /// A tensor's values are refused by the layer that holds it (e.g. a negative BatchNorm
+    /// running variance).
+    case invalidValue(name: String, message: String)
     /// The file holds a tensor the network does not have (strict loading).
     case unexpectedTensor(name: String)
     /// Reading or writing the file failed.
@@ -49,6 +52,8 @@ public enum SafetensorsError: Error, Equatable, Sendable, CustomStringConvertibl
         case let .overflowsPrecision(name, index, value, precision):
             return "safetensors: tensor \"\(name)\" element \(index) = \(value) overflows \(precision) "
                 + "(largest finite \(Float.greatestFiniteMagnitude)); use double precision (--precision double)"
+        case let .invalidValue(name, message):
+            return "safetensors: tensor \"\(name)\": \(message)"
         case let .unexpectedTensor(name):
             return "safetensors: unexpected tensor \"\(name)\" (not a parameter of the network; load with strict: false to ignore)"
         case let .io(path, message):

@@ -117,8 +117,38 @@ public struct Sequential<Scalar: BLASScalar>: Layer {
     /// The chain in precision `Other`, each layer converted with `Layer.converted(to:)` (same
     /// input shape, layer order, offsets and tensor names).
     func convertedChain<Other: BLASScalar>(to: Other.Type) throws -> Sequential<Other> {
-        try Sequential<Other>(inputShape: inputShape, layers: layers.map { try $0.converted(to: Other.self) },
-                              inputs: wiring?.sources)
+        try mapLayers(to: Other.self) { _, layer in try layer.converted(to: Other.self) }
+    }
+
+    /// The same chain or graph (same input shape, structure and wiring) rebuilt from transformed layers:
+    /// layer k becomes `transform(k, layers[k])`, which must keep its input and output shapes
+    /// (e.g. the layer in another precision, or with new buffer values).
+    ///
+    /// This is the one place a chain is rebuilt from an existing one, so whatever structure a
+    /// chain carries besides its layers is carried over here.
+    ///
+    /// - Throws: what `transform` throws; `NetworkError.invalidLayer` if a transformed layer
+    ///   changes a shape.
+    public func mapLayers(_ transform: (Int, any Layer<Scalar>) throws -> any Layer<Scalar>) throws -> Sequential<Scalar> {
+        try mapLayers(to: Scalar.self, transform)
+    }
+
+    /// `mapLayers(_:)` into another precision (`convertedChain(to:)`).
+    public func mapLayers<Other: BLASScalar>(
+        to _: Other.Type, _ transform: (Int, any Layer<Scalar>) throws -> any Layer<Other>
+    ) throws -> Sequential<Other> {
+        var mapped: [any Layer<Other>] = []
+        mapped.reserveCapacity(layers.count)
+        for (k, layer) in layers.enumerated() {
+            let new = try transform(k, layer)
+            guard new.inputShape == layer.inputShape, new.outputShape == layer.outputShape else {
+                throw NetworkError.invalidLayer(
+                    layer: "\(k)", field: "output_shape",
+                    message: "the transformed layer maps \(new.inputShape) to \(new.outputShape); expected \(layer.inputShape) to \(layer.outputShape)")
+            }
+            mapped.append(new)
+        }
+        return try Sequential<Other>(inputShape: inputShape, layers: mapped, inputs: wiring?.sources)
     }
 
     public func initialize(parameters: UnsafeMutableBufferPointer<Scalar>, using generator: inout SeededGenerator) {

@@ -78,9 +78,9 @@ struct ModelSpecTests {
     func specError(_ json: String) -> (path: String, message: String)? { decodingSpecError(json) }
 
     @Test func decodingErrorsNameThePath() {
-        let unknown = specError(#"{"input_shape": [2], "layers": [{"type": "tanh"}, {"type": "batchnorm1d"}]}"#)
+        let unknown = specError(#"{"input_shape": [2], "layers": [{"type": "tanh"}, {"type": "instancenorm1d"}]}"#)
         #expect(unknown?.path == "layers[1].type")
-        #expect(unknown?.message.contains("batchnorm1d") == true)
+        #expect(unknown?.message.contains("instancenorm1d") == true)
         #expect(specError(#"{"input_shape": [2], "parameterization": "mup", "layers": [{"type": "tanh"}]}"#)?.path == "parameterization")
         #expect(specError(#"{"input_shape": [4], "layers": [{"type": "linear", "in_features": 4}]}"#)?.path == "layers[0].out_features")
         #expect(specError(#"{"input_shape": [4], "layers": [{"type": "linear", "in_features": "4", "out_features": 2}]}"#)?.path == "layers[0].in_features")

@@ -1,0 +1,76 @@
+import NTKLinearAlgebra
+
+/// A new example shape with the same elements in the same (C) order, like
+/// `x.reshape(batch, *shape)` in PyTorch or ONNX `Reshape` (batch axis kept). Every pass is a copy.
+public struct Reshape<Scalar: BLASScalar>: Layer {
+    public let inputShape: [Int]
+    public let outputShape: [Int]
+
+    /// - Parameter shape: the new example shape; at most one entry may be −1 (inferred).
+    /// - Throws: `NetworkError.invalidLayer` naming `shape` if the element counts differ.
+    public init(inputShape: [Int], shape: [Int]) throws {
+        func fail(_ message: String) -> NetworkError { .invalidLayer(layer: "reshape", field: "shape", message: message) }
+        guard let count = SizeLimit.product(inputShape) else {
+            throw NetworkError.invalidLayer(layer: "reshape", field: "input_shape", message: "got \(inputShape), whose product overflows the integer range")
+        }
+        var resolved = shape
+        let inferred = shape.indices.filter { shape[$0] == -1 }
+        guard inferred.count <= 1, shape.allSatisfy({ $0 > 0 || $0 == -1 }) else {
+            throw fail("got \(shape), expected positive sizes and at most one −1")
+        }
+        if let k = inferred.first {
+            let known = shape.filter { $0 != -1 }.reduce(1, *)
+            guard count % known == 0 else { throw fail("got \(shape): \(count) elements of \(inputShape) are not a multiple of \(known)") }
+            resolved[k] = count / known
+        }
+        guard SizeLimit.product(resolved) == count else {
+            throw fail("got \(shape) (\(SizeLimit.product(resolved).map(String.init) ?? "overflowing") elements), expected \(count) elements as the input \(inputShape)")
+        }
+        self.inputShape = inputShape
+        self.outputShape = resolved
+    }
+
+    public var parameterCount: Int { 0 }
+    public var parameterTensors: [ParameterTensor] { [] }
+    public func initialize(parameters: UnsafeMutableBufferPointer<Scalar>, using generator: inout SeededGenerator) {}
+    public func savedCount(batch: Int) -> Int { 0 }
+    public func scratchCount(batch: Int, block: Int) -> Int { 0 }
+
+    public func converted<Other: BLASScalar>(to: Other.Type) throws -> any Layer<Other> {
+        try Reshape<Other>(inputShape: inputShape, shape: outputShape)
+    }
+
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    public func forward(
+        parameters: UnsafePointer<Scalar>, input: UnsafePointer<Scalar>, batch: Int,
+        output: UnsafeMutablePointer<Scalar>, saved: UnsafeMutablePointer<Scalar>
+    ) {
+        output.update(from: input, count: batch * inputSize)
+    }
+
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    public func jvp(
+        _ state: LayerState<Scalar>, parameterTangents: UnsafePointer<Scalar>?, parameterStride: Int,
+        inputTangents: UnsafePointer<Scalar>?, block s: Int,
+        outputTangents: UnsafeMutablePointer<Scalar>, scratch: UnsafeMutablePointer<Scalar>
+    ) {
+        let count = state.batch * s * inputSize
+        if let inputTangents {
+            outputTangents.update(from: inputTangents, count: count)
+        } else {
+            outputTangents.update(repeating: 0, count: count)
+        }
+    }
+
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    public func vjp(
+        _ state: LayerState<Scalar>, outputCotangents: UnsafePointer<Scalar>, block s: Int,
+        parameterCotangents: UnsafeMutablePointer<Scalar>?, parameterStride: Int,
+        inputCotangents: UnsafeMutablePointer<Scalar>?, scratch: UnsafeMutablePointer<Scalar>
+    ) {
+        inputCotangents?.update(from: outputCotangents, count: state.batch * s * inputSize)
+    }
+}
