@@ -23,6 +23,9 @@ struct GraphTests {
         case bilinear
         /// A node read twice by one merge (x + x), a dead branch and a broadcast add of a [F] node to [T, F].
         case fanOut
+        /// The importer's data movement and parameter layers: a slice and a repeat of tokens
+        /// (`IndexSelect`), a trainable [1, F] table added to [T, F] (`ParameterAdd`).
+        case selectAndAdd
 
 
         func build<S: BLASScalar>(_: S.Type, seed: UInt64) throws -> Network<S> {
@@ -78,6 +81,19 @@ struct GraphTests {
                     Flatten<S>(inputShape: [2, 3]), try Linear<S>(inFeatures: 6, outFeatures: 2),
                 ]
                 inputs = [[0], [1, 1], [2], [0], [4], [2, 5], [6], [7]]
+            case .selectAndAdd:
+                shape = [3, 2]
+                // Tokens 2, 0, 0, 1 of a [3, 2] input: token 0 read twice (the VJP must add).
+                let rows = [2, 0, 0, 1]
+                layers = [
+                    try ParameterAdd<S>(inputShape: [3, 2], parameterShape: [1, 2], tensorName: "pos"),
+                    Activation<S>(.tanh, shape: [3, 2]),
+                    try IndexSelect<S>(inputShape: [3, 2], outputShape: [4, 2], indices: rows.flatMap { [2 * $0, 2 * $0 + 1] }),
+                    try ParameterAdd<S>(inputShape: [4, 2], parameterShape: [4, 2]),
+                    Activation<S>(.tanh, shape: [4, 2]),
+                    Flatten<S>(inputShape: [4, 2]), try Linear<S>(inFeatures: 8, outFeatures: 2),
+                ]
+                inputs = [[0], [1], [2], [3], [4], [5], [6]]
             }
             return try Network(body: Sequential(inputShape: shape, layers: layers, inputs: inputs), seed: seed)
         }
@@ -85,6 +101,7 @@ struct GraphTests {
 
     @Test(arguments: Graph.allCases)
     func derivativesAreCorrect(graph: Graph) throws {
+        // Noise moves the zero-initialized ParameterAdd tables off zero.
         try DerivativeHarness.check(graph, .init(parameterNoise: 0.3))
     }
 
@@ -126,6 +143,9 @@ struct GraphTests {
         #expect(throws: NetworkError.self) { try ElementwiseMerge<Double>(.add, shapes: [2, 3], [2]) }
         #expect(throws: NetworkError.self) { try Concat<Double>(axis: 1, shapes: [[2, 3], [3, 3]]) }
         #expect(throws: NetworkError.self) { try MatMulMerge<Double>(shapes: [2, 3], [2, 3]) }
+        #expect(throws: NetworkError.self) { try IndexSelect<Double>(inputShape: [2], outputShape: [2], indices: [0, 2]) }
+        #expect(throws: NetworkError.self) { try IndexSelect<Double>(inputShape: [2], outputShape: [3], indices: [0, 1]) }
+        #expect(throws: NetworkError.self) { try ParameterAdd<Double>(inputShape: [2], parameterShape: [3, 2]) }
     }
 
     /// The JSON spelling of a graph: each top-level layer may name the layers it reads.
