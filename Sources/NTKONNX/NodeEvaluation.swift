@@ -496,6 +496,7 @@ struct NodeEvaluation {
         let autoPad = try stringAttribute("auto_pad", default: "NOTSET")
         let ceilMode = pooling ? try intAttribute("ceil_mode", default: 0) != 0 : false
         var out = [x[0], channels]
+        guard x[2...].allSatisfy({ $0 < 1 << 56 }) else { throw fail("input of shape \(x); spatial dimensions beyond 2^56 are not supported") }
         for d in 0..<spatial {
             let input = x[d + 2]
             let extent = dilations[d] * (kernel[d] - 1) + 1
@@ -660,6 +661,7 @@ struct NodeEvaluation {
         } else if let attribute = try intsAttribute("split") {
             sizes = attribute
         } else {
+            guard x[axis] < 1 << 62 else { throw fail("dimension \(axis) of size \(x[axis]) is too large to split") }
             let parts = try intAttribute("num_outputs", default: n)
             guard parts >= 1, parts == n else { throw fail("num_outputs \(parts) for \(n) outputs") }
             let chunk = (x[axis] + parts - 1) / parts
@@ -704,11 +706,11 @@ struct NodeEvaluation {
             if s > 0 {
                 a = min(max(a, 0), d)
                 e = min(max(e, 0), d)
-                n = e > a ? (e - a + s - 1) / s : 0
+                n = e > a ? (e - a - 1) / s + 1 : 0  // ceil((e - a) / s) without overflow
             } else {
                 a = min(max(a, 0), d - 1)
                 e = min(max(e, -1), d - 1)
-                n = a > e ? (a - e - s - 1) / -s : 0
+                n = a > e ? (a - e - 1) / -s + 1 : 0
             }
             out[axis] = Int(n)
             begin[axis] = Int(a)
@@ -789,6 +791,7 @@ struct NodeEvaluation {
             return KnownValue(type: type(0), shape: out)
         }
         return try result(type(0), out, from: [0]) { () throws(ONNXError) -> Values? in
+            guard canFold(x) else { return nil }
             // Each input element's output position: its index with the reduced axes zeroed.
             let kept = x.indices.map { axes.contains($0) ? 1 : x[$0] }
             let st = strides(kept)

@@ -196,6 +196,15 @@ struct ONNXConstantFoldingTests {
         let negativeRange = foldError([T.constant("a", [], [Int64.max]), T.constant("b", [], [Int64.min]), T.constant("d", [], [1]),
                                        T.node("Range", ["a", "b", "d"], ["r"])])
         #expect(negativeRange == nil)  // empty
+        let hugeStep = try fold([T.node("Shape", ["x"], ["s"]), T.constant("a", [1], [0]), T.constant("b", [1], [10]),
+                                 T.constant("axis", [1], [0]), T.constant("step", [1], [Int64.max]),
+                                 T.node("Slice", ["s", "a", "b", "axis", "step"], ["first"])])
+        #expect(hugeStep.constants["first"]?.integers == [5])
+        let w = T.tensor("w", [2, 3, 1, 1], float32: [Float](repeating: 0, count: 6), raw: true)
+        let m = T.model(nodes: [T.node("Conv", ["x", "w"], ["c"], [T.attribute("pads", ints: [Int64(Int32.max), 0, Int64(Int32.max), 0])])],
+                        inputs: [T.value("x", .float32, [1, 3, Int.max, 1])], outputs: [T.value("c", .float32, [])], initializers: [w])
+        let hugeConv = try ONNXModel(data: T.data(m))
+        #expect(onnxError { _ = try hugeConv.foldConstants(inputShapes: ["x": [1, 3, Int.max, 1]]) }?.description.contains("beyond 2^56") == true)
         let zeroStep = foldError([T.constant("a", [], [0]), T.constant("b", [], [3]), T.constant("d", [], [0]),
                                   T.node("Range", ["a", "b", "d"], ["r"])])
         #expect(zeroStep?.description == "onnx: node \"/r/Range\" (Range): delta is 0; expected a non-zero step")

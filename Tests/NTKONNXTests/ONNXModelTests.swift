@@ -104,4 +104,13 @@ struct ONNXModelTests {
             for output in model.outputs { print("  output \(output.name): \(folded.shapes[output.name].map { "\($0)" } ?? "unknown shape")") }
         }
     }
+
+    /// Writes the test models as the fuzzer's seed corpus (ONNX_WRITE_CORPUS=Fuzz/corpus/onnx).
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["ONNX_WRITE_CORPUS"] != nil))
+    func writesTheFuzzCorpus() throws {
+        let directory = URL(fileURLWithPath: ProcessInfo.processInfo.environment["ONNX_WRITE_CORPUS"]!)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try TestModels.data(TestModels.mlp()).write(to: directory.appendingPathComponent("mlp.onnx"))
+        try TestModels.data(TestModels.flattenByShape()).write(to: directory.appendingPathComponent("flatten-by-shape.onnx"))
+    }
 }
