@@ -1,5 +1,5 @@
 // swift-tools-version: 6.1
-// libFuzzer targets for the file-format readers: NPY, safetensors, the JSON model spec.
+// libFuzzer targets for the file-format readers: NPY, safetensors, the JSON model spec, ONNX.
 // Build and run with `Fuzz/run` (it passes the sanitizer flags; none are in this file).
 import PackageDescription
 
@@ -20,6 +20,10 @@ let package = Package(
             name: "fuzz-modelspec",
             dependencies: ["FuzzSupport", .product(name: "NTKNetworks", package: "NTKSpectra")],
             path: "Sources/fuzz-modelspec"),
+        .executableTarget(
+            name: "fuzz-onnx",
+            dependencies: ["FuzzSupport", .product(name: "NTKONNX", package: "NTKSpectra")],
+            path: "Sources/fuzz-onnx"),
     ],
     swiftLanguageModes: [.v6]
 )
