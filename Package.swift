@@ -68,7 +68,7 @@ let package = Package(
         .target(name: "NTKEstimation", dependencies: ["NTKLinearAlgebra", "NTKFourier"]),
         .target(
             name: "NTKONNX",
-            dependencies: ["NTKLinearAlgebra", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            dependencies: ["NTKLinearAlgebra", "NTKNetworks", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             exclude: ["Proto/onnx.proto", "Proto/generate.sh", "Proto/NOTICE"]),
 
         .testTarget(
@@ -92,7 +92,12 @@ let package = Package(
             dependencies: ["NTKEstimation", "NTKLinearAlgebra", "NTKFourier"]),
         .testTarget(
             name: "NTKONNXTests",
-            dependencies: ["NTKONNX", "NTKLinearAlgebra", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
+            dependencies: [
+                "NTKONNX", "NTKLinearAlgebra", "NTKNetworks", "NTKSpectra",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            exclude: ["Fixtures/make_fixtures.py"],
+            resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v6]
 )
