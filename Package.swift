@@ -57,7 +57,7 @@ let package = Package(
         .target(
             name: "NTKSpectraCLI",
             dependencies: [
-                "NTKSpectra", "NTKNetworks", "NTKDatasets", "NTKEstimation", "NTKLinearAlgebra",
+                "NTKSpectra", "NTKNetworks", "NTKDatasets", "NTKEstimation", "NTKLinearAlgebra", "NTKONNX",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "ntk-spectra", dependencies: ["NTKSpectraCLI", "NTKLinearAlgebra"]),

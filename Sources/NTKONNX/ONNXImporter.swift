@@ -68,6 +68,35 @@ public struct ONNXImport<Scalar: BLASScalar>: Sendable {
     public var producer: String
     /// Whether the model's input holds token ids (it feeds an embedding).
     public var integerInput: Bool
+    /// Per coordinate of θ, the initializer element it is: (index into `initializers`, flat offset).
+    var origins: [(initializer: Int, offset: Int)]
+    /// The floating-point initializers taken as parameters, with their ONNX shapes.
+    var initializers: [(name: String, shape: [Int])]
+
+    /// Replaces the parameters read from the ONNX file by the tensors of `file` with the same
+    /// names (PyTorch `state_dict` names, as the exporters keep them): each tensor must have its
+    /// initializer's shape; an initializer absent from the file keeps its ONNX values; a tensor
+    /// of the file that is no parameter initializer (other than BatchNorm statistics and
+    /// `num_batches_tracked`, which are constants here) is an error. Transposed or sliced uses
+    /// of a parameter follow it.
+    public mutating func loadWeights(from file: Safetensors) throws(SafetensorsError) {
+        var parameters = network.parameters
+        let byName = Dictionary(initializers.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { a, _ in a })
+        var replaced: [Int: [Scalar]] = [:]
+        for name in file.entries.keys.sorted() {
+            guard let index = byName[name] else {
+                if constantInitializers.contains(name) || name.hasSuffix("num_batches_tracked") { continue }
+                throw .unexpectedTensor(name: name)
+            }
+            replaced[index] = try file.values(name, as: Scalar.self, shape: initializers[index].shape)
+        }
+        for (j, origin) in origins.enumerated() {
+            if let values = replaced[origin.initializer] { parameters[j] = values[origin.offset] }
+        }
+        do { network = try Network(body: network.body, parameters: parameters) } catch {
+            throw .invalidValue(name: "parameters", message: "\(error)")
+        }
+    }
 }
 
 /// What one ONNX value is during the import.
@@ -846,6 +875,16 @@ private struct GraphBuilder {
         }
         let body = try Sequential<Scalar>(inputShape: input.example, layers: built, inputs: wiring)
         var theta = [Scalar](repeating: 0, count: body.parameterCount)
+        var origins = [(initializer: Int, offset: Int)](repeating: (0, 0), count: body.parameterCount)
+        // Binary search of the initializer holding element id (ranges ascend).
+        func origin(_ id: Int64) -> (initializer: Int, offset: Int) {
+            var low = 0, high = initializerRanges.count - 1
+            while low < high {
+                let mid = (low + high + 1) / 2
+                if initializerRanges[mid].start <= Int(id) { low = mid } else { high = mid - 1 }
+            }
+            return (low, Int(id) - initializerRanges[low].start)
+        }
         for (k, layer) in built.enumerated() {
             let tensors = layer.parameterTensors
             guard tensors.count == kept[k].count else {
@@ -856,7 +895,10 @@ private struct GraphBuilder {
                     throw ONNXError.invalidNode(node: sources[k], message: "parameter \(p.source) has \(p.values.count) elements; the layer's \(tensor.name) needs \(tensor.shape)")
                 }
                 let base = body.parameterOffsets[k] + tensor.offset
-                for j in 0..<p.values.count { theta[base + j] = Scalar(p.values[j]) }
+                for j in 0..<p.values.count {
+                    theta[base + j] = Scalar(p.values[j])
+                    origins[base + j] = origin(p.ids[j])
+                }
             }
         }
         let network = try Network(body: body, parameters: theta)
@@ -869,7 +911,8 @@ private struct GraphBuilder {
             network: network, parameterInitializers: used, constantInitializers: constantInitializers, layerSources: sources,
             foldedNodes: folded, elidedNodes: elided, opset: model.opsetVersion,
             producer: "\(model.producerName) \(model.producerVersion)".trimmingCharacters(in: .whitespaces),
-            integerInput: input.isInteger)
+            integerInput: input.isInteger, origins: origins,
+            initializers: initializerRanges.map { range in (range.name, model.initializer(named: range.name)?.dims ?? [range.count]) })
     }
 }
 

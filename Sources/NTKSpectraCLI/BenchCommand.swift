@@ -67,7 +67,7 @@ public struct BenchMatvecCommand: ParsableCommand {
         }
     }
 
-    func measure<Scalar: BLASScalar>(_: Scalar.Type, spec: ModelSpec) throws -> [String: JSONValue] {
+    func measure<Scalar: BLASScalar>(_: Scalar.Type, spec: ModelSource) throws -> [String: JSONValue] {
         let network = try model.network(Scalar.self, spec: spec)
         let inputs = try model.inputMatrix(Scalar.self, inputShape: network.inputShape)
         // Forward over the whole set (the cost unit of the route cost model, RoutePlanner).

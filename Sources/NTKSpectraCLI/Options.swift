@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import NTKLinearAlgebra
 import NTKNetworks
+import NTKONNX
 import NTKSpectra
 
 /// Arithmetic of the network passes.
@@ -41,13 +42,13 @@ public struct ConventionOptions: ParsableArguments {
 
 /// The network and data every kernel command reads.
 public struct ModelOptions: ParsableArguments {
-    @Option(name: .long, help: "Model spec (JSON, layers in the style of PyTorch's nn.Sequential).")
+    @Option(name: .long, help: "Model: an ONNX file exported from PyTorch (.onnx, weights from its initializers; export with do_constant_folding=False), or a JSON spec (layers in the style of PyTorch's nn.Sequential, or a graph with per-layer \"inputs\").")
     public var model: String
 
-    @Option(name: .long, help: "Weights (safetensors, PyTorch state_dict names). Without it the network is initialized from --seed.")
+    @Option(name: .long, help: "Weights (safetensors, PyTorch state_dict names). Without it a JSON spec's network is initialized from --seed and an ONNX model keeps its initializers.")
     public var weights: String?
 
-    @Option(name: .long, help: "Inputs (.npy, float32/float64, shape [n, ...] matching the model's input shape).")
+    @Option(name: .long, help: "Inputs (.npy, float32/float64, or integer token ids for a model that starts with an embedding; shape [n, ...] matching the model's input shape).")
     public var inputs: String
 
     @Option(name: .long, help: "Use only the first N inputs.")
@@ -67,25 +68,45 @@ public struct ModelOptions: ParsableArguments {
         OutputFiles(inputs: [("--model", model), ("--weights", weights), ("--inputs", inputs)])
     }
 
-    /// The spec, read and decoded.
-    public func spec() throws -> ModelSpec {
-        let data = try readFile(model, what: "model spec")
-        do { return try ModelSpec.decode(json: data) } catch {
+    /// The model, read and decoded: an ONNX file (`.onnx`, or any file that is not a JSON
+    /// object) or a JSON spec.
+    public func spec() throws -> ModelSource {
+        let data = try readFile(model, what: "model")
+        if ModelSource.isONNX(path: model, data: data) {
+            do { return .onnx(try ONNXModel(data: data)) } catch { throw CLIError.invalidFile(model, "\(error)") }
+        }
+        do { return .spec(try ModelSpec.decode(json: data)) } catch {
             throw CLIError.invalidFile(model, "\(error)")
         }
     }
 
-    /// The network in the requested precision, with weights loaded when given.
-    public func network<Scalar: BLASScalar>(_: Scalar.Type, spec: ModelSpec) throws -> Network<Scalar> {
+    /// The network in the requested precision, with weights loaded when given (for an ONNX
+    /// model they replace the initializers of the same names).
+    public func network<Scalar: BLASScalar>(_: Scalar.Type, spec source: ModelSource) throws -> Network<Scalar> {
         var net: Network<Scalar>
-        do { net = try spec.makeNetwork(Scalar.self, seed: seed) } catch {
-            throw CLIError.invalidFile(model, "\(error)")
-        }
-        if let weights {
-            try checkReadable(weights, what: "weights", option: "--weights")
-            do { try net.loadParameters(contentsOf: URL(fileURLWithPath: weights)) } catch {
-                throw CLIError.invalidFile(weights, "\(error)")
+        switch source {
+        case let .spec(spec):
+            do { net = try spec.makeNetwork(Scalar.self, seed: seed) } catch {
+                throw CLIError.invalidFile(model, "\(error)")
             }
+            if let weights {
+                try checkReadable(weights, what: "weights", option: "--weights")
+                do { try net.loadParameters(contentsOf: URL(fileURLWithPath: weights)) } catch {
+                    throw CLIError.invalidFile(weights, "\(error)")
+                }
+            }
+        case let .onnx(onnx):
+            var imported: ONNXImport<Scalar>
+            do { imported = try ONNXImporter.network(onnx, as: Scalar.self) } catch {
+                throw CLIError.invalidFile(model, "\(error)")
+            }
+            if let weights {
+                try checkReadable(weights, what: "weights", option: "--weights")
+                do { try imported.loadWeights(from: Safetensors(contentsOf: URL(fileURLWithPath: weights))) } catch {
+                    throw CLIError.invalidFile(weights, "\(error)")
+                }
+            }
+            net = imported.network
         }
         return net
     }
@@ -168,4 +189,19 @@ func progress(_ message: String) {
 /// One JSON object on stdout, keys sorted, no NaN (non-finite values are encoded as null).
 func printJSON(_ object: [String: JSONValue]) {
     print(JSONValue.object(object).encoded())
+}
+
+/// Where a network comes from: a JSON spec or an ONNX model.
+public enum ModelSource: Sendable {
+    case spec(ModelSpec)
+    case onnx(ONNXModel)
+
+    /// An ONNX file by its extension, or any file whose first non-blank byte does not open a
+    /// JSON object.
+    static func isONNX(path: String, data: Data) -> Bool {
+        if path.lowercased().hasSuffix(".onnx") { return true }
+        if path.lowercased().hasSuffix(".json") { return false }
+        guard let first = data.first(where: { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }) else { return false }
+        return first != UInt8(ascii: "{")
+    }
 }

@@ -4,6 +4,7 @@ import NTKDatasets
 import NTKEstimation
 import NTKLinearAlgebra
 import NTKNetworks
+import NTKONNX
 import NTKSpectra
 
 /// `ntk-spectra train`: train a network and record the NTK's collective variables.
@@ -20,7 +21,7 @@ public struct TrainCommand: ParsableCommand {
         commandName: "train",
         abstract: "Train a network and record the NTK's entropy, trace and more as JSON Lines.")
 
-    @Option(name: .long, help: "Model spec (JSON); overrides --family.")
+    @Option(name: .long, help: "Model spec (JSON) or ONNX file exported from PyTorch; overrides --family.")
     public var model: String?
     @Option(name: .long, help: "Built-in family when no --model: mlp, cnn (digits as 1×8×8 images), resnet.")
     public var family: Family = .mlp
@@ -131,8 +132,15 @@ public struct TrainCommand: ParsableCommand {
 
     func network(for data: Dataset<Double>) throws -> Network<Double> {
         if let model {
+            let bytes = try readFile(model, what: "model")
+            if ModelSource.isONNX(path: model, data: bytes) {
+                // An exported PyTorch model trains from its own initializers.
+                do { return try ONNXImporter.network(ONNXModel(data: bytes), as: Double.self).network } catch {
+                    throw CLIError.invalidFile(model, "\(error)")
+                }
+            }
             let spec: ModelSpec
-            do { spec = try ModelSpec.decode(json: readFile(model, what: "model spec")) } catch let e as CLIError { throw e } catch {
+            do { spec = try ModelSpec.decode(json: bytes) } catch let e as CLIError { throw e } catch {
                 throw CLIError.invalidFile(model, "\(error)")
             }
             return try spec.makeNetwork(Double.self, seed: seed)

@@ -592,4 +592,43 @@ struct CLIHardeningTests {
         Self.expectOneLineError(result, contains: ["element 11 = 1e+300 overflows float32", "--precision double"])
         #expect(!result.stderr.contains("NaN"))
     }
+
+    static let onnxFixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../NTKONNXTests/Fixtures").standardized
+
+    /// `--model file.onnx` on every command that takes a model: `exact` reproduces the float64
+    /// torch.func reference of a PyTorch export to 1e-9, and `estimate --rtol 0.01` on the
+    /// matrix-free route lands within 1% of it (token-id inputs for the transformer).
+    @Test(arguments: ["resnet_small", "transformer_tiny_dynamo"])
+    func onnxModelsRunThroughTheCommands(file: String) throws {
+        let base = file.replacingOccurrences(of: "_dynamo", with: "")
+        let model = Self.onnxFixtures.appendingPathComponent("\(file).onnx").path
+        let inputs = Self.onnxFixtures.appendingPathComponent("\(base)_inputs.npy").path
+        let reference = try #require(try JSONSerialization.jsonObject(
+            with: Data(contentsOf: Self.onnxFixtures.appendingPathComponent("\(base)_reference.json"))) as? [String: Any])
+        let entropy = try #require(reference["entropy"] as? Double), parameters = try #require(reference["parameter_count"] as? Int)
+        let exact = try CLITests.run(["exact", "--model", model, "--inputs", inputs, "--format", "json"])
+        #expect(exact.code == 0, "\(exact.stderr)")
+        let e = try #require(try JSONSerialization.jsonObject(with: Data(exact.stdout.utf8)) as? [String: Any])
+        #expect(abs((e["entropy"] as? Double ?? 0) - entropy) <= 1e-9 * entropy)
+        #expect(e["parameter_count"] as? Int == parameters)
+        let estimate = try CLITests.run(["estimate", "--model", model, "--inputs", inputs, "--rtol", "0.01", "--route", "matrix-free",
+                                     "--format", "json", "--quiet"])
+        #expect(estimate.code == 0, "\(estimate.stderr)")
+        let s = try #require(try JSONSerialization.jsonObject(with: Data(estimate.stdout.utf8)) as? [String: Any])
+        #expect(abs((s["entropy"] as? Double ?? 0) - entropy) <= 0.01 * entropy)
+        #expect(s["route"] as? String == "matrix-free")
+    }
+
+    @Test func onnxErrorsAreOneLine() throws {
+        let (directory, _) = try Self.scratch()
+        let junk = directory.appendingPathComponent("junk.onnx")
+        try Data("not a model".utf8).write(to: junk)
+        let inputs = Self.onnxFixtures.appendingPathComponent("mlp_dropout_inputs.npy").path
+        Self.expectOneLineError(try CLITests.run(["exact", "--model", junk.path, "--inputs", inputs]), contains: ["junk.onnx", "ONNX"])
+        // Inputs of the wrong shape for an imported model.
+        let model = Self.onnxFixtures.appendingPathComponent("resnet_small.onnx").path
+        Self.expectOneLineError(try CLITests.run(["exact", "--model", model, "--inputs", inputs]), contains: ["does not hold examples"])
+    }
 }
+
