@@ -28,6 +28,15 @@ let package = Package(
             ],
             path: "Sources/PassAllocations"),
         .executableTarget(
+            name: "onnx-import",
+            dependencies: [
+                .product(name: "NTKONNX", package: "NTKSpectra"),
+                .product(name: "NTKSpectra", package: "NTKSpectra"),
+                .product(name: "NTKNetworks", package: "NTKSpectra"),
+                .product(name: "NTKLinearAlgebra", package: "NTKSpectra"),
+            ],
+            path: "Sources/ONNXImport"),
+        .executableTarget(
             name: "structured-matvec",
             dependencies: [
                 .product(name: "NTKSpectra", package: "NTKSpectra"),

@@ -68,8 +68,10 @@ public struct ONNXImport<Scalar: BLASScalar>: Sendable {
     public var producer: String
     /// Whether the model's input holds token ids (it feeds an embedding).
     public var integerInput: Bool
-    /// Per coordinate of θ, the initializer element it is: (index into `initializers`, flat offset).
-    var origins: [(initializer: Int, offset: Int)]
+    /// Per parameter tensor of the network: its first coordinate in θ and the initializer
+    /// elements it holds (ids index the concatenation of `initializers`, whose starts are `starts`).
+    var origins: [(theta: Int, ids: ParameterIDs)]
+    var starts: [Int]
     /// The floating-point initializers taken as parameters, with their ONNX shapes.
     var initializers: [(name: String, shape: [Int])]
 
@@ -90,8 +92,20 @@ public struct ONNXImport<Scalar: BLASScalar>: Sendable {
             }
             replaced[index] = try file.values(name, as: Scalar.self, shape: initializers[index].shape)
         }
-        for (j, origin) in origins.enumerated() {
-            if let values = replaced[origin.initializer] { parameters[j] = values[origin.offset] }
+        // Binary search of the initializer holding element id (starts ascend).
+        func origin(_ id: Int) -> (initializer: Int, offset: Int) {
+            var low = 0, high = starts.count - 1
+            while low < high {
+                let mid = (low + high + 1) / 2
+                if starts[mid] <= id { low = mid } else { high = mid - 1 }
+            }
+            return (low, id - starts[low])
+        }
+        for (theta, ids) in origins {
+            for j in 0..<ids.count {
+                let (k, offset) = origin(Int(ids[j]))
+                if let values = replaced[k] { parameters[theta + j] = values[offset] }
+            }
         }
         do { network = try Network(body: network.body, parameters: parameters) } catch {
             throw .invalidValue(name: "parameters", message: "\(error)")
@@ -112,8 +126,36 @@ private enum Value {
 private struct ParameterValue {
     var shape: [Int]
     var values: [Double]
-    var ids: [Int64]
+    var ids: ParameterIDs
     var source: String
+}
+
+/// The initializer elements a parameter value is, in order: a contiguous run (an initializer
+/// used as it is, no per-element storage) or an explicit list (after a transpose or a slice).
+enum ParameterIDs: Sendable {
+    case range(start: Int, count: Int)
+    case explicit([Int64])
+
+    var count: Int {
+        switch self {
+        case let .range(_, count): return count
+        case let .explicit(ids): return ids.count
+        }
+    }
+
+    subscript(j: Int) -> Int64 {
+        switch self {
+        case let .range(start, _): return Int64(start + j)
+        case let .explicit(ids): return ids[j]
+        }
+    }
+
+    var materialized: [Int64] {
+        switch self {
+        case let .range(start, count): return (0..<count).map { Int64(start + $0) }
+        case let .explicit(ids): return ids
+        }
+    }
 }
 
 private struct ActivationValue {
@@ -205,7 +247,7 @@ private struct GraphBuilder {
                 initializerRanges.append((tensor.name, start, tensor.count))
                 elementUsed.append(contentsOf: repeatElement(false, count: tensor.count))
                 values[tensor.name] = .parameter(ParameterValue(
-                    shape: tensor.dims, values: tensor.doubles, ids: (0..<tensor.count).map { Int64(start + $0) }, source: tensor.name))
+                    shape: tensor.dims, values: tensor.doubles, ids: .range(start: start, count: tensor.count), source: tensor.name))
             } else {
                 constantInitializers.append(tensor.name)
                 values[tensor.name] = .constant(KnownValue(type: tensor.elementType, shape: tensor.dims, values: tensor.values))
@@ -301,7 +343,7 @@ private struct GraphBuilder {
             switch v {
             case let .parameter(p)?:
                 sources.append(p.source)
-                return KnownValue(type: .int64, shape: p.shape, values: .integer(p.ids))
+                return KnownValue(type: .int64, shape: p.shape, values: .integer(p.ids.materialized))
             case let .constant(c)? where c.type?.isFloatingPoint == true:
                 // A constant mixed with parameters (Concat): ids −1, refused when a layer takes it.
                 return KnownValue(type: .int64, shape: c.shape, values: .integer(Array(repeating: -1, count: c.values?.count ?? 0)))
@@ -313,7 +355,7 @@ private struct GraphBuilder {
             guard let shape = v.shape, case let .floating(doubles)? = v.values, case let .integer(idValues)? = ids.values else {
                 throw fail(node, "could not be evaluated on its parameter inputs")
             }
-            results.append(.parameter(ParameterValue(shape: shape, values: doubles, ids: idValues, source: sources.joined(separator: "+"))))
+            results.append(.parameter(ParameterValue(shape: shape, values: doubles, ids: .explicit(idValues), source: sources.joined(separator: "+"))))
         }
         try bind(node, results)
         folded += 1
@@ -373,12 +415,16 @@ private struct GraphBuilder {
             throw fail(node, "has \(parameters.reduce(0) { $0 + $1.values.count }) parameter elements for a layer with \(layer.parameterCount)")
         }
         for p in parameters {
-            for id in p.ids {
+            func claim(_ id: Int) throws {
                 guard id >= 0 else { throw fail(node, "uses a parameter mixed with constants (\(p.source)); expected a plain parameter") }
-                guard !elementUsed[Int(id)] else {
+                guard !elementUsed[id] else {
                     throw fail(node, "uses parameter \(p.source) which another node already uses (weight sharing); expected every parameter used once")
                 }
-                elementUsed[Int(id)] = true
+                elementUsed[id] = true
+            }
+            switch p.ids {
+            case let .range(start, count): for id in start..<(start + count) { try claim(id) }
+            case let .explicit(ids): for id in ids { try claim(Int(id)) }
             }
         }
         layers.append((layer, sources.map(\.node), "\(node.opType) \(node.name)"))
@@ -642,15 +688,14 @@ private struct GraphBuilder {
     /// A 2-D parameter transposed ([in, out] → [out, in]), ids moved with the values.
     func transpose(_ w: ParameterValue) -> ParameterValue {
         let (r, c) = (w.shape[0], w.shape[1])
-        var v = w
-        v.shape = [c, r]
+        var values = w.values, ids = [Int64](repeating: 0, count: r * c)
         for i in 0..<r {
             for j in 0..<c {
-                v.values[j * r + i] = w.values[i * c + j]
-                v.ids[j * r + i] = w.ids[i * c + j]
+                values[j * r + i] = w.values[i * c + j]
+                ids[j * r + i] = w.ids[i * c + j]
             }
         }
-        return v
+        return ParameterValue(shape: [c, r], values: values, ids: .explicit(ids), source: w.source)
     }
 
     mutating func gemm(_ node: ONNXNode, _ inputs: [Value?]) throws {
@@ -875,16 +920,7 @@ private struct GraphBuilder {
         }
         let body = try Sequential<Scalar>(inputShape: input.example, layers: built, inputs: wiring)
         var theta = [Scalar](repeating: 0, count: body.parameterCount)
-        var origins = [(initializer: Int, offset: Int)](repeating: (0, 0), count: body.parameterCount)
-        // Binary search of the initializer holding element id (ranges ascend).
-        func origin(_ id: Int64) -> (initializer: Int, offset: Int) {
-            var low = 0, high = initializerRanges.count - 1
-            while low < high {
-                let mid = (low + high + 1) / 2
-                if initializerRanges[mid].start <= Int(id) { low = mid } else { high = mid - 1 }
-            }
-            return (low, Int(id) - initializerRanges[low].start)
-        }
+        var origins: [(theta: Int, ids: ParameterIDs)] = []
         for (k, layer) in built.enumerated() {
             let tensors = layer.parameterTensors
             guard tensors.count == kept[k].count else {
@@ -895,10 +931,12 @@ private struct GraphBuilder {
                     throw ONNXError.invalidNode(node: sources[k], message: "parameter \(p.source) has \(p.values.count) elements; the layer's \(tensor.name) needs \(tensor.shape)")
                 }
                 let base = body.parameterOffsets[k] + tensor.offset
-                for j in 0..<p.values.count {
-                    theta[base + j] = Scalar(p.values[j])
-                    origins[base + j] = origin(p.ids[j])
+                p.values.withUnsafeBufferPointer { v in
+                    theta.withUnsafeMutableBufferPointer { t in
+                        for j in 0..<v.count { t[base + j] = Scalar(v[j]) }
+                    }
                 }
+                origins.append((base, p.ids))
             }
         }
         let network = try Network(body: body, parameters: theta)
@@ -911,7 +949,7 @@ private struct GraphBuilder {
             network: network, parameterInitializers: used, constantInitializers: constantInitializers, layerSources: sources,
             foldedNodes: folded, elidedNodes: elided, opset: model.opsetVersion,
             producer: "\(model.producerName) \(model.producerVersion)".trimmingCharacters(in: .whitespaces),
-            integerInput: input.isInteger, origins: origins,
+            integerInput: input.isInteger, origins: origins, starts: initializerRanges.map(\.start),
             initializers: initializerRanges.map { range in (range.name, model.initializer(named: range.name)?.dims ?? [range.count]) })
     }
 }

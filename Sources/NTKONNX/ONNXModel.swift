@@ -102,21 +102,27 @@ public struct ONNXModel: Sendable {
         } catch {
             throw .io(path: path, message: (error as NSError).localizedDescription)
         }
-        try self.init(data: data)
+        // Decode in a scope of its own: the mapped file is released before the tensors are
+        // converted, so the file, the message and the converted tensors are never all resident.
+        let proto = try Self.decode(consume data)
+        try self.init(proto: proto)
+    }
+
+    static func decode(_ data: consuming Data) throws(ONNXError) -> Onnx_ModelProto {
+        let byteCount = data.count
+        guard data.count <= Self.maximumFileBytes else {
+            throw .malformed(message: "\(data.count) bytes, more than protobuf's limit of \(Self.maximumFileBytes) bytes")
+        }
+        do {
+            return try Onnx_ModelProto(serializedBytes: data)
+        } catch {
+            throw .malformed(message: Self.describe(decodingError: error, byteCount: byteCount))
+        }
     }
 
     /// Reads and validates a serialized `ModelProto`.
     public init(data: Data) throws(ONNXError) {
-        guard data.count <= Self.maximumFileBytes else {
-            throw .malformed(message: "\(data.count) bytes, more than protobuf's limit of \(Self.maximumFileBytes) bytes")
-        }
-        let proto: Onnx_ModelProto
-        do {
-            proto = try Onnx_ModelProto(serializedBytes: data)
-        } catch {
-            throw .malformed(message: Self.describe(decodingError: error, byteCount: data.count))
-        }
-        try self.init(proto: proto)
+        try self.init(proto: Self.decode(data))
     }
 
     init(proto: Onnx_ModelProto) throws(ONNXError) {

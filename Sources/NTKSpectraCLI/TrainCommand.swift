@@ -140,7 +140,7 @@ public struct TrainCommand: ParsableCommand {
                 }
             }
             let spec: ModelSpec
-            do { spec = try ModelSpec.decode(json: bytes) } catch let e as CLIError { throw e } catch {
+            do { spec = try ModelSpec.decode(json: bytes) } catch {
                 throw CLIError.invalidFile(model, "\(error)")
             }
             return try spec.makeNetwork(Double.self, seed: seed)
