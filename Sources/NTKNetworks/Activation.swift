@@ -5,7 +5,7 @@ import NTKLinearAlgebra
 /// evaluate no transcendental function.
 ///
 /// - Complexity: forward O(b·n) function evaluations; JVP/VJP b·s·n multiplies.
-public struct Activation<Scalar: BLASScalar>: Layer {
+public struct Activation<Scalar: BLASScalar>: ParameterFreeLayer {
     public let function: ActivationFunction
     public let inputShape: [Int]
 
@@ -15,11 +15,7 @@ public struct Activation<Scalar: BLASScalar>: Layer {
     }
 
     public var outputShape: [Int] { inputShape }
-    public var parameterCount: Int { 0 }
-    public var parameterTensors: [ParameterTensor] { [] }
-    public func initialize(parameters: UnsafeMutableBufferPointer<Scalar>, using generator: inout SeededGenerator) {}
     public func savedCount(batch: Int) -> Int { batch * inputSize }
-    public func scratchCount(batch: Int, block: Int) -> Int { 0 }
 
     public func converted<Other: BLASScalar>(to: Other.Type) throws -> any Layer<Other> {
         Activation<Other>(function, shape: inputShape)

@@ -6,7 +6,7 @@ import NTKLinearAlgebra
 /// The layer is linear with no parameters, so the JVP applies the same map to every input
 /// tangent and the VJP spreads each cotangent evenly over its window (the adjoint).
 /// - Complexity: b·s·C·H_out·W_out·kh·kw additions per pass.
-public struct AvgPool2d<Scalar: BLASScalar>: Layer {
+public struct AvgPool2d<Scalar: BLASScalar>: ParameterFreeLayer {
     public let channels: Int
     public let inputHeight: Int
     public let inputWidth: Int
@@ -42,11 +42,6 @@ public struct AvgPool2d<Scalar: BLASScalar>: Layer {
         self.outputShape = [channels, outputHeight, outputWidth]
     }
 
-    public var parameterCount: Int { 0 }
-    public var parameterTensors: [ParameterTensor] { [] }
-    public func initialize(parameters: UnsafeMutableBufferPointer<Scalar>, using generator: inout SeededGenerator) {}
-    public func savedCount(batch: Int) -> Int { 0 }
-    public func scratchCount(batch: Int, block: Int) -> Int { 0 }
 
     public func converted<Other: BLASScalar>(to: Other.Type) throws -> any Layer<Other> {
         try AvgPool2d<Other>(

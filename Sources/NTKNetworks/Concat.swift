@@ -51,11 +51,6 @@ public struct Concat<Scalar: BLASScalar>: MergeLayer {
         inputShape = [inp[inp.count - 1]]
     }
 
-    public var parameterCount: Int { 0 }
-    public var parameterTensors: [ParameterTensor] { [] }
-    public func initialize(parameters: UnsafeMutableBufferPointer<Scalar>, using generator: inout SeededGenerator) {}
-    public func savedCount(batch: Int) -> Int { 0 }
-    public func scratchCount(batch: Int, block: Int) -> Int { 0 }
 
     public func converted<Other: BLASScalar>(to: Other.Type) throws -> any Layer<Other> {
         try Concat<Other>(axis: axis, shapes: inputShapes)

@@ -7,7 +7,7 @@ import NTKLinearAlgebra
 /// The layer is affine in x: ẏ = a ⊙ ẋ, x̄ = a ⊙ ȳ.
 /// - Complexity: O(b·s·features) per pass; the broadcast a and c are stored expanded
 ///   (2·features values).
-public struct ConstantAffine<Scalar: BLASScalar>: Layer {
+public struct ConstantAffine<Scalar: BLASScalar>: ParameterFreeLayer {
     public let inputShape: [Int]
     public let scale: ConstantTensor
     public let shift: ConstantTensor
@@ -43,11 +43,6 @@ public struct ConstantAffine<Scalar: BLASScalar>: Layer {
     }
 
     public var outputShape: [Int] { inputShape }
-    public var parameterCount: Int { 0 }
-    public var parameterTensors: [ParameterTensor] { [] }
-    public func initialize(parameters: UnsafeMutableBufferPointer<Scalar>, using generator: inout SeededGenerator) {}
-    public func savedCount(batch: Int) -> Int { 0 }
-    public func scratchCount(batch: Int, block: Int) -> Int { 0 }
 
     /// Rebuilt from the `Double` constants.
     public func converted<Other: BLASScalar>(to: Other.Type) throws -> any Layer<Other> {

@@ -4,7 +4,7 @@ import NTKLinearAlgebra
 /// identity (the NTK is taken in evaluation mode; no units are dropped and nothing is
 /// rescaled). `p` is kept for the spec and checked to lie in [0, 1).
 /// - Complexity: one copy per pass.
-public struct Dropout<Scalar: BLASScalar>: Layer {
+public struct Dropout<Scalar: BLASScalar>: ParameterFreeLayer {
     public let inputShape: [Int]
     /// The drop probability of training mode (unused in evaluation).
     public let probability: Double
@@ -19,11 +19,6 @@ public struct Dropout<Scalar: BLASScalar>: Layer {
     }
 
     public var outputShape: [Int] { inputShape }
-    public var parameterCount: Int { 0 }
-    public var parameterTensors: [ParameterTensor] { [] }
-    public func initialize(parameters: UnsafeMutableBufferPointer<Scalar>, using generator: inout SeededGenerator) {}
-    public func savedCount(batch: Int) -> Int { 0 }
-    public func scratchCount(batch: Int, block: Int) -> Int { 0 }
 
     public func converted<Other: BLASScalar>(to: Other.Type) throws -> any Layer<Other> {
         try Dropout<Other>(inputShape: inputShape, probability: probability)

@@ -32,11 +32,6 @@ public struct ElementwiseMerge<Scalar: BLASScalar>: MergeLayer {
         mapB = Broadcast.indexMap(shape: shape, strides: strides[1])
     }
 
-    public var parameterCount: Int { 0 }
-    public var parameterTensors: [ParameterTensor] { [] }
-    public func initialize(parameters: UnsafeMutableBufferPointer<Scalar>, using generator: inout SeededGenerator) {}
-    public func savedCount(batch: Int) -> Int { 0 }
-    public func scratchCount(batch: Int, block: Int) -> Int { 0 }
 
     public func converted<Other: BLASScalar>(to: Other.Type) throws -> any Layer<Other> {
         try ElementwiseMerge<Other>(ElementwiseMerge<Other>.Operation(rawValue: operation.rawValue)!,

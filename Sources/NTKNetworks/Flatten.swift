@@ -2,7 +2,7 @@ import NTKLinearAlgebra
 
 /// Flattens each example to a vector, like PyTorch's `nn.Flatten()` (start_dim 1). The
 /// memory layout is unchanged (C order), so every pass is a copy.
-public struct Flatten<Scalar: BLASScalar>: Layer {
+public struct Flatten<Scalar: BLASScalar>: ParameterFreeLayer {
     public let inputShape: [Int]
     public let outputShape: [Int]
 
@@ -10,11 +10,6 @@ public struct Flatten<Scalar: BLASScalar>: Layer {
         self.inputShape = inputShape
         self.outputShape = [inputShape.reduce(1, *)]
     }
-    public var parameterCount: Int { 0 }
-    public var parameterTensors: [ParameterTensor] { [] }
-    public func initialize(parameters: UnsafeMutableBufferPointer<Scalar>, using generator: inout SeededGenerator) {}
-    public func savedCount(batch: Int) -> Int { 0 }
-    public func scratchCount(batch: Int, block: Int) -> Int { 0 }
 
     public func converted<Other: BLASScalar>(to: Other.Type) throws -> any Layer<Other> {
         Flatten<Other>(inputShape: inputShape)

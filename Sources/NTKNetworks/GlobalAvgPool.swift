@@ -3,7 +3,7 @@ import NTKLinearAlgebra
 /// Global average pooling [C, H, W] → [C]: y[c] = (1/(H·W)) Σ_{h,w} x[c, h, w], the PyTorch
 /// `nn.AdaptiveAvgPool2d(1)` followed by `nn.Flatten()` (the usual ResNet head).
 /// - Complexity: b·s·C·H·W additions per pass.
-public struct GlobalAvgPool<Scalar: BLASScalar>: Layer {
+public struct GlobalAvgPool<Scalar: BLASScalar>: ParameterFreeLayer {
     public let inputShape: [Int]
     public let outputShape: [Int]
 
@@ -19,11 +19,6 @@ public struct GlobalAvgPool<Scalar: BLASScalar>: Layer {
 
     var channels: Int { inputShape[0] }
     var planeSize: Int { inputShape[1] * inputShape[2] }
-    public var parameterCount: Int { 0 }
-    public var parameterTensors: [ParameterTensor] { [] }
-    public func initialize(parameters: UnsafeMutableBufferPointer<Scalar>, using generator: inout SeededGenerator) {}
-    public func savedCount(batch: Int) -> Int { 0 }
-    public func scratchCount(batch: Int, block: Int) -> Int { 0 }
 
     public func converted<Other: BLASScalar>(to: Other.Type) throws -> any Layer<Other> {
         try GlobalAvgPool<Other>(inputShape: inputShape)

@@ -7,7 +7,7 @@ import NTKLinearAlgebra
 /// cotangents.
 ///
 /// - Complexity: O(|y|) per example and vector; the index map holds |y| integers.
-public struct IndexSelect<Scalar: BLASScalar>: Layer {
+public struct IndexSelect<Scalar: BLASScalar>: ParameterFreeLayer {
     public let inputShape: [Int]
     public let outputShape: [Int]
     /// Per output element (C order), the input element it reads.
@@ -31,11 +31,6 @@ public struct IndexSelect<Scalar: BLASScalar>: Layer {
         self.indices = indices
     }
 
-    public var parameterCount: Int { 0 }
-    public var parameterTensors: [ParameterTensor] { [] }
-    public func initialize(parameters: UnsafeMutableBufferPointer<Scalar>, using generator: inout SeededGenerator) {}
-    public func savedCount(batch: Int) -> Int { 0 }
-    public func scratchCount(batch: Int, block: Int) -> Int { 0 }
 
     public func converted<Other: BLASScalar>(to: Other.Type) throws -> any Layer<Other> {
         try IndexSelect<Other>(inputShape: inputShape, outputShape: outputShape, indices: indices)

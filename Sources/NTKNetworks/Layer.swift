@@ -106,6 +106,18 @@ public protocol Layer<Scalar>: Sendable {
         inputCotangents: UnsafeMutablePointer<Scalar>?, scratch: UnsafeMutablePointer<Scalar>) throws
 }
 
+/// A layer without parameters (activations, pooling, reshapes, merges, …): no tensors, nothing
+/// to initialize, and by default no saved state or scratch (a layer that needs them says so).
+public protocol ParameterFreeLayer<Scalar>: Layer {}
+
+extension ParameterFreeLayer {
+    public var parameterCount: Int { 0 }
+    public var parameterTensors: [ParameterTensor] { [] }
+    public func initialize(parameters: UnsafeMutableBufferPointer<Scalar>, using generator: inout SeededGenerator) {}
+    public func savedCount(batch: Int) -> Int { 0 }
+    public func scratchCount(batch: Int, block: Int) -> Int { 0 }
+}
+
 extension Layer {
     /// Elements of one input example.
     public var inputSize: Int { inputShape.reduce(1, *) }

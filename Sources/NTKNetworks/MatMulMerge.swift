@@ -30,11 +30,6 @@ public struct MatMulMerge<Scalar: BLASScalar>: MergeLayer {
         outputShape = Array(a.dropLast(1)) + [r]
     }
 
-    public var parameterCount: Int { 0 }
-    public var parameterTensors: [ParameterTensor] { [] }
-    public func initialize(parameters: UnsafeMutableBufferPointer<Scalar>, using generator: inout SeededGenerator) {}
-    public func savedCount(batch: Int) -> Int { 0 }
-    public func scratchCount(batch: Int, block: Int) -> Int { 0 }
 
     public func converted<Other: BLASScalar>(to: Other.Type) throws -> any Layer<Other> {
         try MatMulMerge<Other>(shapes: inputShapes[0], inputShapes[1])

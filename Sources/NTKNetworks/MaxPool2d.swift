@@ -14,7 +14,7 @@ import NTKLinearAlgebra
 /// the input position chosen for output o (saved by `forward` as its index in the plane),
 /// ẏ[o] = ẋ[a(o)] and x̄[p] = Σ_{o: a(o) = p} ȳ[o].
 /// - Complexity: forward b·C·H_out·W_out·k_h·k_w comparisons; JVP and VJP b·s·C·H_out·W_out.
-public struct MaxPool2d<Scalar: BLASScalar>: Layer {
+public struct MaxPool2d<Scalar: BLASScalar>: ParameterFreeLayer {
     public let channels: Int
     public let inputHeight: Int
     public let inputWidth: Int
@@ -74,12 +74,8 @@ public struct MaxPool2d<Scalar: BLASScalar>: Layer {
         self.outputShape = [channels, outputHeight, outputWidth]
     }
 
-    public var parameterCount: Int { 0 }
-    public var parameterTensors: [ParameterTensor] { [] }
-    public func initialize(parameters: UnsafeMutableBufferPointer<Scalar>, using generator: inout SeededGenerator) {}
     /// The argmax of every output, as its index within the input plane.
     public func savedCount(batch: Int) -> Int { batch * outputSize }
-    public func scratchCount(batch: Int, block: Int) -> Int { 0 }
 
     public func converted<Other: BLASScalar>(to: Other.Type) throws -> any Layer<Other> {
         try MaxPool2d<Other>(

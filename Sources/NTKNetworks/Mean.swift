@@ -7,7 +7,7 @@ import NTKLinearAlgebra
 /// Linear with no parameters: ẏ = mean(ẋ), x̄ = ȳ/n broadcast back over the reduced axes
 /// (n the number of averaged elements), through a precomputed map input index → output index.
 /// - Complexity: O(b·s·features) per pass; `features` stored indices.
-public struct Mean<Scalar: BLASScalar>: Layer {
+public struct Mean<Scalar: BLASScalar>: ParameterFreeLayer {
     public let inputShape: [Int]
     public let outputShape: [Int]
     /// The reduced axes of the example shape, sorted, non-negative.
@@ -63,11 +63,6 @@ public struct Mean<Scalar: BLASScalar>: Layer {
         self.inverseCount = 1 / Scalar(a.map { inputShape[$0] }.reduce(1, *))
     }
 
-    public var parameterCount: Int { 0 }
-    public var parameterTensors: [ParameterTensor] { [] }
-    public func initialize(parameters: UnsafeMutableBufferPointer<Scalar>, using generator: inout SeededGenerator) {}
-    public func savedCount(batch: Int) -> Int { 0 }
-    public func scratchCount(batch: Int, block: Int) -> Int { 0 }
 
     public func converted<Other: BLASScalar>(to: Other.Type) throws -> any Layer<Other> {
         try Mean<Other>(inputShape: inputShape, axes: axes, keepDimensions: keepDimensions)

@@ -9,7 +9,7 @@ import NTKLinearAlgebra
 /// graph (`Sequential` with wiring) gathers the source activations into that layout before the
 /// forward pass and scatters (adds) the input cotangent back to the sources after the VJP. The
 /// copy costs b·Σ|x_j| per pass, small next to the GEMMs of the parameterized nodes.
-public protocol MergeLayer<Scalar>: Layer {
+public protocol MergeLayer<Scalar>: ParameterFreeLayer {
     /// The shapes of the inputs, in the order of the node's sources.
     var inputShapes: [[Int]] { get }
 }

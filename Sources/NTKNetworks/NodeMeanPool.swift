@@ -5,7 +5,7 @@ import NTKLinearAlgebra
 /// encoder (mean over tokens). Linear, so ẏ = (1/N) Σ_n ẋ[n, :] and x̄[n, :] = ȳ / N.
 ///
 /// - Complexity: O(b·s·N·F) per pass; no parameters, no saved state, no allocation.
-public struct NodeMeanPool<Scalar: BLASScalar>: Layer {
+public struct NodeMeanPool<Scalar: BLASScalar>: ParameterFreeLayer {
     public let nodes: Int
     public let features: Int
 
@@ -22,11 +22,6 @@ public struct NodeMeanPool<Scalar: BLASScalar>: Layer {
 
     public let inputShape: [Int]
     public let outputShape: [Int]
-    public var parameterCount: Int { 0 }
-    public var parameterTensors: [ParameterTensor] { [] }
-    public func initialize(parameters: UnsafeMutableBufferPointer<Scalar>, using generator: inout SeededGenerator) {}
-    public func savedCount(batch: Int) -> Int { 0 }
-    public func scratchCount(batch: Int, block: Int) -> Int { 0 }
 
     public func converted<Other: BLASScalar>(to: Other.Type) throws -> any Layer<Other> {
         try NodeMeanPool<Other>(nodes: nodes, features: features)

@@ -7,7 +7,7 @@ import NTKLinearAlgebra
 /// A permutation of the features, so every pass is a gather (the VJP a scatter) through a
 /// precomputed index map out → in.
 /// - Complexity: O(b·s·features) per pass; `features` stored indices.
-public struct Permute<Scalar: BLASScalar>: Layer {
+public struct Permute<Scalar: BLASScalar>: ParameterFreeLayer {
     public let inputShape: [Int]
     public let outputShape: [Int]
     /// p: output axis k is input axis p[k].
@@ -52,11 +52,6 @@ public struct Permute<Scalar: BLASScalar>: Layer {
         self.sourceIndex = map
     }
 
-    public var parameterCount: Int { 0 }
-    public var parameterTensors: [ParameterTensor] { [] }
-    public func initialize(parameters: UnsafeMutableBufferPointer<Scalar>, using generator: inout SeededGenerator) {}
-    public func savedCount(batch: Int) -> Int { 0 }
-    public func scratchCount(batch: Int, block: Int) -> Int { 0 }
 
     public func converted<Other: BLASScalar>(to: Other.Type) throws -> any Layer<Other> {
         try Permute<Other>(inputShape: inputShape, permutation: permutation)

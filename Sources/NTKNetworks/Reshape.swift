@@ -2,7 +2,7 @@ import NTKLinearAlgebra
 
 /// A new example shape with the same elements in the same (C) order, like
 /// `x.reshape(batch, *shape)` in PyTorch or ONNX `Reshape` (batch axis kept). Every pass is a copy.
-public struct Reshape<Scalar: BLASScalar>: Layer {
+public struct Reshape<Scalar: BLASScalar>: ParameterFreeLayer {
     public let inputShape: [Int]
     public let outputShape: [Int]
 
@@ -30,11 +30,6 @@ public struct Reshape<Scalar: BLASScalar>: Layer {
         self.outputShape = resolved
     }
 
-    public var parameterCount: Int { 0 }
-    public var parameterTensors: [ParameterTensor] { [] }
-    public func initialize(parameters: UnsafeMutableBufferPointer<Scalar>, using generator: inout SeededGenerator) {}
-    public func savedCount(batch: Int) -> Int { 0 }
-    public func scratchCount(batch: Int, block: Int) -> Int { 0 }
 
     public func converted<Other: BLASScalar>(to: Other.Type) throws -> any Layer<Other> {
         try Reshape<Other>(inputShape: inputShape, shape: outputShape)

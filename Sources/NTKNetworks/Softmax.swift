@@ -8,7 +8,7 @@ import NTKLinearAlgebra
 /// vectors along the axis is independent. Derivatives (from the saved output y, ⟨·,·⟩ along
 /// the axis): ẏ = y ⊙ (ẋ − ⟨y, ẋ⟩), x̄ = y ⊙ (ȳ − ⟨y, ȳ⟩) (the Jacobian diag(y) − y yᵀ is symmetric).
 /// - Complexity: O(b·s·features) per pass.
-public struct Softmax<Scalar: BLASScalar>: Layer {
+public struct Softmax<Scalar: BLASScalar>: ParameterFreeLayer {
     public let inputShape: [Int]
     /// The axis of the example shape (0-based, non-negative; batch not counted).
     public let axis: Int
@@ -35,11 +35,6 @@ public struct Softmax<Scalar: BLASScalar>: Layer {
     }
 
     public var outputShape: [Int] { inputShape }
-    public var parameterCount: Int { 0 }
-    public var parameterTensors: [ParameterTensor] { [] }
-    public func initialize(parameters: UnsafeMutableBufferPointer<Scalar>, using generator: inout SeededGenerator) {}
-    public func savedCount(batch: Int) -> Int { 0 }
-    public func scratchCount(batch: Int, block: Int) -> Int { 0 }
 
     public func converted<Other: BLASScalar>(to: Other.Type) throws -> any Layer<Other> {
         try Softmax<Other>(inputShape: inputShape, axis: axis)
