@@ -72,7 +72,7 @@ public struct SpectralEstimator: Sendable {
         /// block runs q steps in lockstep (a row whose own residual is already below the
         /// acceptance tolerance stops after one), so the refresh costs ≤ r·q applications and
         /// Rayleigh–Ritz runs on the block Krylov space of depth q.
-        public var warmRefreshSteps: Int = 3
+        public var warmRefreshSteps: Int = 2
         /// Refresh rounds: after the first, the still-unconverged top Ritz vectors (above
         /// `deflationFloor`·θ_max) start one more round, unioned with the first.
         public var warmRefreshRounds: Int = 2
@@ -80,10 +80,10 @@ public struct SpectralEstimator: Sendable {
         /// each carried row costs up to `warmRefreshSteps` applications next time, while a small
         /// pair left in the complement adds only ≈ 2 f(θ)² to the probe variance (the
         /// DeflatedSLQ article), so the cheap top of the spectrum is refreshed and the bulk sampled.
-        public var warmVectorFloor: Double = 0.01
+        public var warmVectorFloor: Double = 0.05
         /// Unconverged Ritz vectors carried beyond the deflated ones (they speed up the block's
         /// convergence and catch modes that rise into the top).
-        public var warmGuardVectors: Int = 4
+        public var warmGuardVectors: Int = 2
         /// The refreshed block is accepted when the top pair converged and at least this share of
         /// the previously deflated pairs did; otherwise the cold pilot runs too (its runs and the
         /// block's are unioned for the Ritz pairs).

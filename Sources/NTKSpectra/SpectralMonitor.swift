@@ -21,7 +21,7 @@ import NTKNetworks
 ///   at the first and last call and every `exactEvery` calls, reusing the kernel the route
 ///   formed where it formed one, and the record states the errors and whether the exact
 ///   entropy lies inside the reported interval (`validation_seconds`: the extra time).
-/// - Warm start (`warmStart`, on by default): each record's estimate starts from the previous
+/// - Warm start (`warmStart`, off by default; see its documentation for when it pays): each record's estimate starts from the previous
 ///   record's `WarmStart` — its top Ritz vectors refreshed by a few block-Krylov steps and accepted
 ///   by residual (a stale block only costs its refresh), the same complement probes (common random
 ///   numbers: S(t) − S(t−1) is far less noisy than either), the probes' learned Lanczos depths.
@@ -55,9 +55,13 @@ public final class SpectralMonitor<Scalar: BLASScalar>: TrainingCallback, @unche
         /// A name written into every record (e.g. the network's name).
         public var run: String = "run"
         /// Thread a `WarmStart` from each record's estimate into the next (see the type's
-        /// documentation). Never less accurate; measured cheaper on training trajectories
-        /// (Benchmarks/results/warm-start.md). `false`: every record starts cold.
-        public var warmStart: Bool = true
+        /// documentation). Never less accurate, but not always cheaper, so off by default: on the
+        /// Fashion-MNIST trajectories of Benchmarks/results/warm-start.md, with Double kernels and
+        /// the default Ritz acceptance (1e-6·θ_max) the refreshed block rarely passes and the
+        /// refresh is wasted (+25–35% products); with a 1e-3 acceptance (and for Float matrix-free
+        /// kernels, 1e-2) it halves the deflation products and the record's time, ≈ 0.9× the
+        /// products in all.
+        public var warmStart: Bool = false
         public init() {}
     }
 

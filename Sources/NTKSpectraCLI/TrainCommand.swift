@@ -57,8 +57,8 @@ public struct TrainCommand: ParsableCommand {
     public var monitorOverhead: Double?
     @Flag(name: .long, help: "Run each record on a snapshot of the parameters in the monitor's own thread while training continues (OpenBLAS: one thread each for training and monitor).")
     public var monitorAsync = false
-    @Flag(name: .customLong("warm-start"), inversion: .prefixedNo, help: "Warm-start each record from the previous one (top Ritz vectors refreshed and accepted by residual, the same probes); --no-warm-start: every record cold.")
-    public var warmStart = true
+    @Flag(name: .customLong("warm-start"), inversion: .prefixedNo, help: "Warm-start each record from the previous one (top Ritz vectors refreshed and accepted by residual, the same probes); off by default (--no-warm-start: every record cold).")
+    public var warmStart = false
     @Option(name: .long, help: "Route of each record: auto (the cheapest predicted that fits --memory-budget), dense, kernel-lanczos or matrix-free.")
     public var route: SpectralRoute = .auto
     @Option(name: .long, help: "Memory budget of each record's route in MiB (default: half the physical memory, at most 8192).")
