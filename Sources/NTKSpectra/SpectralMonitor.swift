@@ -58,7 +58,7 @@ public final class SpectralMonitor<Scalar: BLASScalar>: TrainingCallback, @unche
         /// documentation). Never less accurate, but not always cheaper, so off by default: on the
         /// Fashion-MNIST trajectories of Benchmarks/results/warm-start.md, with Double kernels and
         /// the default Ritz acceptance (1e-6·θ_max) the refreshed block rarely passes and the
-        /// refresh is wasted (+25–35% products); with a 1e-3 acceptance (and for Float matrix-free
+        /// refresh is wasted (+26–38% products); with a 1e-3 acceptance (and for Float matrix-free
         /// kernels, 1e-2) it halves the deflation products and the record's time, ≈ 0.9× the
         /// products in all.
         public var warmStart: Bool = false
