@@ -72,6 +72,16 @@ let package = Package(
                 .product(name: "NTKLinearAlgebra", package: "NTKSpectra"),
             ],
             path: "Sources/RouteCosts"),
+        .executableTarget(
+            name: "warm-start",
+            dependencies: [
+                .product(name: "NTKSpectra", package: "NTKSpectra"),
+                .product(name: "NTKEstimation", package: "NTKSpectra"),
+                .product(name: "NTKNetworks", package: "NTKSpectra"),
+                .product(name: "NTKDatasets", package: "NTKSpectra"),
+                .product(name: "NTKLinearAlgebra", package: "NTKSpectra"),
+            ],
+            path: "Sources/WarmStart"),
     ],
     swiftLanguageModes: [.v6]
 )

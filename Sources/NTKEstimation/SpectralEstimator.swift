@@ -68,6 +68,26 @@ public struct SpectralEstimator: Sendable {
         public var clipThreshold: Double? = nil
         /// Called after each pilot run and each complement round (nil: silent).
         public var progress: EstimationProgressHandler? = nil
+        /// Warm start (`WarmStart`): Lanczos depth q of the block refresh — each row of the warm
+        /// block runs q steps in lockstep (a row whose own residual is already below the
+        /// acceptance tolerance stops after one), so the refresh costs ≤ r·q applications and
+        /// Rayleigh–Ritz runs on the block Krylov space of depth q.
+        public var warmRefreshSteps: Int = 2
+        /// Refresh rounds: after the first, the still-unconverged top Ritz vectors (above
+        /// `deflationFloor`·θ_max) start one more round, unioned with the first.
+        public var warmRefreshRounds: Int = 2
+        /// Deflated pairs are carried to the next estimate only when θ ≥ warmVectorFloor·θ_max:
+        /// each carried row costs up to `warmRefreshSteps` applications next time, while a small
+        /// pair left in the complement adds only ≈ 2 f(θ)² to the probe variance (the
+        /// DeflatedSLQ article), so the cheap top of the spectrum is refreshed and the bulk sampled.
+        public var warmVectorFloor: Double = 0.05
+        /// Unconverged Ritz vectors carried beyond the deflated ones (they speed up the block's
+        /// convergence and catch modes that rise into the top).
+        public var warmGuardVectors: Int = 2
+        /// The refreshed block is accepted when the top pair converged and at least this share of
+        /// the previously deflated pairs did; otherwise the cold pilot runs too (its runs and the
+        /// block's are unioned for the Ritz pairs).
+        public var warmAcceptFraction: Double = 0.5
 
         public init() {}
 
@@ -90,6 +110,12 @@ public struct SpectralEstimator: Sendable {
             try require(topK >= 0, "topK", topK, "non-negative")
             if let biasFraction { try require(biasFraction > 0, "biasFraction", biasFraction, "a positive fraction") }
             if let clipThreshold { try require(clipThreshold >= 0 && clipThreshold < 1, "clipThreshold", clipThreshold, "a value in [0, 1)") }
+            try require(warmRefreshSteps >= 1, "warmRefreshSteps", warmRefreshSteps, "at least 1")
+            try require(warmRefreshRounds >= 1, "warmRefreshRounds", warmRefreshRounds, "at least 1")
+            try require(warmVectorFloor >= 0 && warmVectorFloor < 1, "warmVectorFloor", warmVectorFloor, "a value in [0, 1)")
+            try require(warmGuardVectors >= 0, "warmGuardVectors", warmGuardVectors, "non-negative")
+            try require(warmAcceptFraction >= 0 && warmAcceptFraction <= 1, "warmAcceptFraction", warmAcceptFraction,
+                        "a value in [0, 1]")
         }
     }
 
@@ -198,6 +224,25 @@ public struct SpectralEstimator: Sendable {
     /// Estimates the spectral summary of `op` (symmetric PSD). When `traceHint` (the exact
     /// trace) is given it is used as T and only tr(A log A) is sampled for the entropy.
     public func estimate(_ op: any SymmetricOperator, traceHint: Double? = nil) throws -> SpectralReport {
+        try estimate(op, traceHint: traceHint, warmStart: nil).report
+    }
+
+    /// The estimate, warm-started from a previous one on a nearby operator, and the state for
+    /// the next: the explicit form of a chain of records (a training run's monitor).
+    ///
+    /// With a usable `warmStart` (same N, deflation on) the pilot is replaced by a refresh of the
+    /// carried Ritz vectors: `warmRefreshSteps` block-Krylov steps (≤ `warmRefreshRounds` rounds),
+    /// Rayleigh–Ritz on their union with exact residuals, and the same acceptance test as a cold
+    /// start. When the refreshed block is stale (the top pair or fewer than `warmAcceptFraction`
+    /// of the previously deflated pairs converge) the cold pilot runs as well and the Ritz pairs
+    /// come from the union of both: a wrong block costs its ≤ r·q applications, never accuracy.
+    /// The complement probes come from the chain's own stream (`WarmStart.probeSeed`, common
+    /// random numbers), and the interval is computed exactly as in a cold start. nil, another
+    /// dimension, or `deflation == false`: a cold start (whose state can seed the next).
+    /// - Complexity: refresh ≤ r·q applications plus O((r·q)²·N) flops for Rayleigh–Ritz; the
+    ///   complement as in a cold start.
+    public func estimate(_ op: any SymmetricOperator, traceHint: Double? = nil,
+                         warmStart: WarmStart?) throws -> (report: SpectralReport, warmStart: WarmStart) {
         let config = configuration
         try config.validate()
         if let traceHint {
@@ -207,6 +252,14 @@ public struct SpectralEstimator: Sendable {
         let n = counted.dimension
         guard n > 0 else { throw EstimationError.emptyOperator }
         var generator = SeededGenerator(seed: config.seed)
+        let warm = warmStart.flatMap { config.deflation && $0.isUsable(dimension: n) ? $0 : nil }
+        // Complement probes from their own stream: the same in every record of a chain.
+        let probeSeed = warm?.probeSeed ?? config.seed
+        var probeGenerator = SeededGenerator(seed: probeSeed, stream: 1)
+        var usage = WarmStartUsage()
+        var carried = Matrix<Double>(rows: 0, columns: n)
+        var carriedValues: [Double] = []
+        var carriedAccepted = 0
         let clock = ContinuousClock()
         let started = clock.now
         let relativeClip = config.clipThreshold ?? Double(n) * .ulpOfOne
@@ -224,73 +277,100 @@ public struct SpectralEstimator: Sendable {
                 .prefix(min(config.maxDeflationRank, n)))
         }
         if config.deflation || config.topK > 0 {
-            let pilot = Lanczos(steps: config.deflationSteps, keepBasis: true)
-            var start = Matrix<Double>(rows: config.deflationProbes, columns: n)
-            config.distribution.fill(&start, using: &generator)
-            var runs = try pilot.decompose(counted, start: start)
-            config.progress?(EstimationProgress(phase: .pilot, applications: counted.cost.applications,
-                                                seconds: (clock.now - started).seconds))
-            var pairs = try RitzPairs(union: runs)
-            // Adaptive deflation rank: add one (deeper) pilot run at a time while a Ritz value above
-            // deflationFloor·θ_max is still unconverged and the previous run added converged pairs.
-            var convergedCount = pairs.converged(relativeTolerance: config.ritzTolerance).count
-            var depth = min(config.deflationSteps, n)
-            while config.deflation, runs.count < config.maxDeflationProbes, convergedCount < config.maxDeflationRank {
-                let top = max(0, pairs.values.first ?? 0)
-                let converged = Set(pairs.converged(relativeTolerance: config.ritzTolerance))
-                let pending = pairs.values.indices.contains { !converged.contains($0) && pairs.values[$0] > config.deflationFloor * top }
-                if !pending { break }
-                // More deflation only pays if the complement would otherwise need more than
-                // minProbes probes: stop when the pilot probes predict the target is met already.
-                if let predicted = try Self.predictedHalfWidth(
-                    runs: runs, pairs: pairs, deflated: accepted(pairs, clip: relativeClip * top),
-                    traceHint: traceHint, probes: config.minProbes, confidence: config.confidence,
-                    clip: relativeClip * top),
-                   predicted.halfWidth <= Self.growthMargin * config.rtol * abs(predicted.entropy)
-                {
-                    break
-                }
-                // Convergence is governed by depth more than by the number of runs: each extra
-                // run is twice as deep as the last one.
-                depth = min(2 * depth, n)
-                if let budget = config.maxApplications, counted.cost.applications + depth > budget / 2 { break }
-                var extra = Matrix<Double>(rows: 1, columns: n)
-                config.distribution.fill(&extra, using: &generator)
-                var deeper = pilot
-                deeper.steps = depth
-                runs += try deeper.decompose(counted, start: extra)
+            // Warm start: refresh the carried block; its runs join every later union.
+            var refreshRuns: [LanczosResult] = []
+            var warmPairs: RitzPairs? = nil
+            if let warm {
+                let refreshed = try refresh(warm, counted: counted, relativeClip: relativeClip, usage: &usage)
+                refreshRuns = refreshed.runs
+                warmPairs = refreshed.pairs
                 config.progress?(EstimationProgress(phase: .pilot, applications: counted.cost.applications,
                                                     seconds: (clock.now - started).seconds))
-                pairs = try RitzPairs(union: runs)
-                let grown = pairs.converged(relativeTolerance: config.ritzTolerance).count
-                if grown <= convergedCount { break }
-                convergedCount = grown
             }
-            lambdaMax = max(0, pairs.values.first ?? 0)
-            topValues = Array(pairs.values.prefix(config.topK))
-            topResiduals = Array(pairs.residualNorms.prefix(config.topK))
-            // Pilot SLQ estimates of T and S (plain, high variance; only a scale for stopping).
-            var t = 0.0, u = 0.0
-            for run in runs {
-                let g = try GaussQuadrature(run)
-                let scale = run.startNorm * run.startNorm
-                t += scale * g.integrate { $0 }
-                u += scale * g.integrate { SpectralFunction.xLogX.evaluate($0 < relativeClip * lambdaMax ? 0 : $0) }
-            }
-            t /= Double(runs.count); u /= Double(runs.count)
-            let tr = traceHint ?? t
-            if tr > 0 { reference = (tr, Double.log(tr) - u / tr) }
-            if config.deflation {
-                let accepted = accepted(pairs, clip: relativeClip * lambdaMax)
-                if !accepted.isEmpty {
-                    deflationBasis = Matrix(rows: accepted.count, columns: n)
-                    for (row, i) in accepted.enumerated() {
-                        for j in 0..<n { deflationBasis[row, j] = pairs.vectors[i, j] }
-                        deflated.append(pairs.values[i])
+            if let pairs = warmPairs, let warm {
+                // The refreshed block suffices: no pilot runs; the previous estimate is the scale.
+                lambdaMax = max(0, pairs.values.first ?? 0)
+                topValues = Array(pairs.values.prefix(config.topK))
+                topResiduals = Array(pairs.residualNorms.prefix(config.topK))
+                reference = (traceHint ?? warm.referenceTrace, warm.referenceEntropy)
+                let taken = accepted(pairs, clip: relativeClip * lambdaMax)
+                deflationBasis = Matrix(rows: taken.count, columns: n)
+                for (row, i) in taken.enumerated() {
+                    for j in 0..<n { deflationBasis[row, j] = pairs.vectors[i, j] }
+                    deflated.append(pairs.values[i])
+                }
+                (carried, carriedValues, carriedAccepted) = Self.carriedVectors(pairs, accepted: taken, guards: config.warmGuardVectors, floor: config.warmVectorFloor)
+            } else {
+                let pilot = Lanczos(steps: config.deflationSteps, keepBasis: true)
+                var start = Matrix<Double>(rows: config.deflationProbes, columns: n)
+                config.distribution.fill(&start, using: &generator)
+                var runs = try pilot.decompose(counted, start: start)
+                config.progress?(EstimationProgress(phase: .pilot, applications: counted.cost.applications,
+                                                    seconds: (clock.now - started).seconds))
+                var pairs = try RitzPairs(union: refreshRuns + runs)
+                // Adaptive deflation rank: add one (deeper) pilot run at a time while a Ritz value above
+                // deflationFloor·θ_max is still unconverged and the previous run added converged pairs.
+                var convergedCount = pairs.converged(relativeTolerance: config.ritzTolerance).count
+                var depth = min(config.deflationSteps, n)
+                while config.deflation, runs.count < config.maxDeflationProbes, convergedCount < config.maxDeflationRank {
+                    let top = max(0, pairs.values.first ?? 0)
+                    let converged = Set(pairs.converged(relativeTolerance: config.ritzTolerance))
+                    let pending = pairs.values.indices.contains { !converged.contains($0) && pairs.values[$0] > config.deflationFloor * top }
+                    if !pending { break }
+                    // More deflation only pays if the complement would otherwise need more than
+                    // minProbes probes: stop when the pilot probes predict the target is met already.
+                    if let predicted = try Self.predictedHalfWidth(
+                        runs: runs, pairs: pairs, deflated: accepted(pairs, clip: relativeClip * top),
+                        traceHint: traceHint, probes: config.minProbes, confidence: config.confidence,
+                        clip: relativeClip * top),
+                       predicted.halfWidth <= Self.growthMargin * config.rtol * abs(predicted.entropy)
+                    {
+                        break
                     }
+                    // Convergence is governed by depth more than by the number of runs: each extra
+                    // run is twice as deep as the last one.
+                    depth = min(2 * depth, n)
+                    if let budget = config.maxApplications, counted.cost.applications + depth > budget / 2 { break }
+                    var extra = Matrix<Double>(rows: 1, columns: n)
+                    config.distribution.fill(&extra, using: &generator)
+                    var deeper = pilot
+                    deeper.steps = depth
+                    runs += try deeper.decompose(counted, start: extra)
+                    config.progress?(EstimationProgress(phase: .pilot, applications: counted.cost.applications,
+                                                        seconds: (clock.now - started).seconds))
+                    pairs = try RitzPairs(union: refreshRuns + runs)
+                    let grown = pairs.converged(relativeTolerance: config.ritzTolerance).count
+                    if grown <= convergedCount { break }
+                    convergedCount = grown
+                }
+                lambdaMax = max(0, pairs.values.first ?? 0)
+                topValues = Array(pairs.values.prefix(config.topK))
+                topResiduals = Array(pairs.residualNorms.prefix(config.topK))
+                // Pilot SLQ estimates of T and S (plain, high variance; only a scale for stopping).
+                var t = 0.0, u = 0.0
+                for run in runs {
+                    let g = try GaussQuadrature(run)
+                    let scale = run.startNorm * run.startNorm
+                    t += scale * g.integrate { $0 }
+                    u += scale * g.integrate { SpectralFunction.xLogX.evaluate($0 < relativeClip * lambdaMax ? 0 : $0) }
+                }
+                t /= Double(runs.count); u /= Double(runs.count)
+                let tr = traceHint ?? t
+                if tr > 0 { reference = (tr, Double.log(tr) - u / tr) }
+                if config.deflation {
+                    let accepted = accepted(pairs, clip: relativeClip * lambdaMax)
+                    if !accepted.isEmpty {
+                        deflationBasis = Matrix(rows: accepted.count, columns: n)
+                        for (row, i) in accepted.enumerated() {
+                            for j in 0..<n { deflationBasis[row, j] = pairs.vectors[i, j] }
+                            deflated.append(pairs.values[i])
+                        }
+                    }
+                    (carried, carriedValues, carriedAccepted) = Self.carriedVectors(pairs, accepted: accepted, guards: config.warmGuardVectors, floor: config.warmVectorFloor)
                 }
             }
         }
+        usage.deflationApplications = counted.cost.applications
         let deflatedTrace = deflated.reduce(0, +)
         let deflatedSquare = deflated.reduce(0) { $0 + $1 * $1 }
         let deflatedXLogX = deflated.reduce(0) { $0 + SpectralFunction.xLogX.evaluate($1) }
@@ -322,15 +402,20 @@ public struct SpectralEstimator: Sendable {
             }
             if width <= 0 { break }
             if start.rows != width { start = Matrix(rows: width, columns: n) }
-            config.distribution.fill(&start, using: &generator)
+            config.distribution.fill(&start, using: &probeGenerator)
             try projector?.project(&start)
             let norms = try BlockKernels.rowDots(start, start)
             var stop: Lanczos.StopCriterion? = nil
             if let fraction = config.biasFraction, let reference {
                 let threshold = relativeClip * lambdaMax
                 let target = fraction * config.rtol * abs(reference.entropy) * reference.trace
+                // The depth each probe needed last time (warm start): the test starts a few
+                // steps earlier; before that its quadratures are skipped (the test still decides).
+                let offset = depths.count
+                let learned = warm?.probeDepths ?? []
                 stop = { probe, alpha, beta in
-                    guard alpha.count >= 4 else { return false }
+                    let previous = offset + probe < learned.count ? learned[offset + probe] - 3 : 0
+                    guard alpha.count >= max(4, previous) else { return false }
                     let offDiagonal = Array(beta.dropLast())
                     let gauss = try GaussQuadrature(diagonal: alpha, offDiagonal: offDiagonal)
                     guard let radau = try GaussQuadrature.radau(
@@ -376,12 +461,85 @@ public struct SpectralEstimator: Sendable {
             if rule.isSatisfied(by: .init(estimate: r.entropy, applications: counted.cost.applications,
                                           seconds: seconds)) { break }
         }
-        guard let report else {
+        guard var report else {
             throw EstimationError.invalidConfiguration(
                 name: "maxApplications", value: "\(config.maxApplications ?? 0)",
                 expected: "room for at least one complement probe after the pilot (\(counted.cost.applications) spent)")
         }
-        return report
+        report.warmStart = usage
+        let next = WarmStart(
+            dimension: n, vectors: carried, values: carriedValues, acceptedCount: carriedAccepted, probeSeed: probeSeed,
+            probeDepths: depths, referenceTrace: report.trace.value, referenceEntropy: report.entropy.value,
+            generation: (warm?.generation ?? 0) + 1)
+        return (report, next)
+    }
+
+    /// The warm block refreshed on `op`: `warmRefreshSteps` Lanczos steps from every row in
+    /// lockstep (rows whose own residual is already below half the acceptance tolerance stop after
+    /// one), then up to `warmRefreshRounds − 1` more rounds from the still-unconverged top Ritz
+    /// vectors, Rayleigh–Ritz on the union of all these Krylov spaces (`RitzPairs`). `pairs` is nil
+    /// when the block is stale: the top pair, or fewer than `warmAcceptFraction` of the previously
+    /// deflated pairs, failed the residual test.
+    private func refresh(_ warm: WarmStart, counted: CountingOperator, relativeClip: Double,
+                         usage: inout WarmStartUsage) throws -> (runs: [LanczosResult], pairs: RitzPairs?) {
+        let config = configuration
+        let n = counted.dimension
+        let before = counted.cost.applications
+        usage.warmStarted = true
+        let rows = min(warm.vectors.rows, config.maxDeflationRank + config.warmGuardVectors, n)
+        var block = Matrix<Double>(rows: rows, columns: n)
+        block.storage.withUnsafeMutableBufferPointer { b in
+            warm.vectors.storage.withUnsafeBufferPointer { v in
+                b.baseAddress!.update(from: v.baseAddress!, count: rows * n)
+            }
+        }
+        usage.blockRows = rows
+        let scale = max(warm.values.first ?? 0, 0)
+        let lanczos = Lanczos(steps: min(config.warmRefreshSteps, n), keepBasis: true)
+        // A row that is an eigenvector to the acceptance tolerance already needs no more steps.
+        let convergedRow: Lanczos.StopCriterion = { _, _, beta in
+            (beta.last ?? .infinity) <= 0.5 * config.ritzTolerance * scale
+        }
+        var runs = try lanczos.decompose(counted, start: block, stop: convergedRow)
+        var pairs = try RitzPairs(union: runs)
+        for _ in 1..<config.warmRefreshRounds {
+            let top = max(0, pairs.values.first ?? 0)
+            let converged = Set(pairs.converged(relativeTolerance: config.ritzTolerance))
+            let wanted = min(pairs.values.count, max(warm.acceptedCount, 1) + config.warmGuardVectors)
+            let pending = (0..<wanted).filter { !converged.contains($0) && pairs.values[$0] > config.deflationFloor * top }
+            if pending.isEmpty { break }
+            if let budget = config.maxApplications,
+               counted.cost.applications + pending.count * config.warmRefreshSteps > budget / 2 { break }
+            var extra = Matrix<Double>(rows: pending.count, columns: n)
+            for (row, i) in pending.enumerated() { for j in 0..<n { extra[row, j] = pairs.vectors[i, j] } }
+            runs += try lanczos.decompose(counted, start: extra)
+            pairs = try RitzPairs(union: runs)
+        }
+        usage.refreshApplications = counted.cost.applications - before
+        let top = max(0, pairs.values.first ?? 0)
+        let taken = Array(pairs.converged(relativeTolerance: config.ritzTolerance)
+            .filter { pairs.values[$0] > relativeClip * top }.prefix(min(config.maxDeflationRank, n)))
+        guard taken.first == 0, Double(taken.count) >= config.warmAcceptFraction * Double(warm.acceptedCount) else {
+            usage.fellBack = true
+            return (runs, nil)
+        }
+        usage.reusedVectors = taken.count
+        return (runs, pairs)
+    }
+
+    /// The rows a warm start carries: the deflated pairs with θ ≥ floor·θ_max and up to `guards`
+    /// more Ritz vectors below or between them (descending Ritz value); the count of the former.
+    static func carriedVectors(_ pairs: RitzPairs, accepted: [Int], guards: Int,
+                               floor: Double) -> (vectors: Matrix<Double>, values: [Double], accepted: Int) {
+        let n = pairs.vectors.columns
+        let top = max(0, pairs.values.first ?? 0)
+        let kept = accepted.filter { pairs.values[$0] >= floor * top }
+        let taken = Set(kept)
+        let indices = (kept + pairs.values.indices.filter { !taken.contains($0) && pairs.values[$0] > 0 }.prefix(guards))
+            .sorted()
+        var vectors = Matrix<Double>(rows: indices.count, columns: n)
+        for (row, i) in indices.enumerated() { for j in 0..<n { vectors[row, j] = pairs.vectors[i, j] } }
+        return (vectors, indices.map { pairs.values[$0] }, kept.count)
     }
 
     private func summarize(t: [Double], q: [Double], u: [Double], widths: [Double], depths: [Int], clipped: [Double],

@@ -36,6 +36,8 @@ public struct SpectralReport: Sendable {
     public var cost: OperatorCost
     /// Wall-clock seconds of the whole estimate (operator + Lanczos + quadrature).
     public var seconds: Double
+    /// How the estimate used a warm start (all zero/false for a cold start).
+    public var warmStart = WarmStartUsage()
     public var applications: Int { cost.applications }
     /// S / log N ∈ [0, 1] (the "effective" entropy of the collective-variables reference code).
     public var normalizedEntropy: Double { dimension > 1 ? entropy.value / Double.log(Double(dimension)) : 0 }

@@ -73,6 +73,19 @@ public struct CollectiveVariableEstimator: Sendable {
     public func measure<Scalar: BLASScalar>(
         network: Network<Scalar>, inputs: Matrix<Scalar>, targets: Matrix<Double>? = nil, exact: Bool
     ) throws -> (estimate: CollectiveVariables, exact: ExactNTK.Result?) {
+        let r = try measure(network: network, inputs: inputs, targets: targets, exact: exact, warmStart: nil)
+        return (r.estimate, r.exact)
+    }
+
+    /// `measure`, warm-started from the previous record's `WarmStart` (nil: cold), returning the
+    /// state for the next record. The kernel-Lanczos and matrix-free routes pass it to
+    /// `SpectralEstimator.estimate(_:traceHint:warmStart:)` (both estimate the same conventional
+    /// kernel, so a state crosses between them); the dense route is exact and hands the incoming
+    /// state on unchanged.
+    public func measure<Scalar: BLASScalar>(
+        network: Network<Scalar>, inputs: Matrix<Scalar>, targets: Matrix<Double>? = nil, exact: Bool,
+        warmStart: WarmStart?
+    ) throws -> (estimate: CollectiveVariables, exact: ExactNTK.Result?, warmStart: WarmStart?) {
         let start = DispatchTime.now().uptimeNanoseconds
         let plan = try plan(network: network, examples: inputs.rows)
         var estimator = self
@@ -86,22 +99,26 @@ public struct CollectiveVariableEstimator: Sendable {
             estimator.spectral.progress?(EstimationProgress(
                 phase: plan.route == .matrixFree ? .pilot : .kernel, seconds: Self.seconds(since: start)))
         }
-        return try estimator.run(plan: plan, network: network, inputs: inputs, targets: targets, exact: exact, start: start)
+        return try estimator.run(plan: plan, network: network, inputs: inputs, targets: targets, exact: exact, start: start,
+                                 warmStart: warmStart)
     }
 
     func run<Scalar: BLASScalar>(
         plan: RoutePlanner.Plan, network: Network<Scalar>, inputs: Matrix<Scalar>, targets: Matrix<Double>?, exact: Bool,
-        start: UInt64
-    ) throws -> (estimate: CollectiveVariables, exact: ExactNTK.Result?) {
+        start: UInt64, warmStart: WarmStart? = nil
+    ) throws -> (estimate: CollectiveVariables, exact: ExactNTK.Result?, warmStart: WarmStart?) {
         var result: (estimate: CollectiveVariables, exact: ExactNTK.Result?)
+        var next = warmStart
         switch plan.route {
         case .dense:
             result = try denseRoute(network: network, inputs: inputs, targets: targets, start: start)
         case .kernelLanczos:
-            result = try kernelLanczosRoute(network: network, inputs: inputs, targets: targets, exact: exact,
-                                            start: start)
+            (result.estimate, result.exact, next) = try kernelLanczosRoute(
+                network: network, inputs: inputs, targets: targets, exact: exact, start: start, warmStart: warmStart)
         case .matrixFree, .auto:
-            var estimate = try matrixFreeRoute(network: network, inputs: inputs, targets: targets, start: start)
+            var estimate: CollectiveVariables
+            (estimate, next) = try matrixFreeRoute(network: network, inputs: inputs, targets: targets, start: start,
+                                                  warmStart: warmStart)
             estimate.seconds = Self.seconds(since: start)
             result = (estimate, nil)
             if exact {
@@ -118,7 +135,7 @@ public struct CollectiveVariableEstimator: Sendable {
         result.estimate.predictedSeconds = plan.chosen.seconds
         result.estimate.predictedBytes = plan.chosen.bytes
         result.estimate.peakResidentBytes = ResidentMemory.peakBytes()
-        return result
+        return (result.estimate, result.exact, next)
     }
 
     static func seconds(since start: UInt64) -> Double {
@@ -174,8 +191,9 @@ public struct CollectiveVariableEstimator: Sendable {
     }
 
     func kernelLanczosRoute<Scalar: BLASScalar>(
-        network: Network<Scalar>, inputs: Matrix<Scalar>, targets: Matrix<Double>?, exact: Bool, start: UInt64
-    ) throws -> (estimate: CollectiveVariables, exact: ExactNTK.Result?) {
+        network: Network<Scalar>, inputs: Matrix<Scalar>, targets: Matrix<Double>?, exact: Bool, start: UInt64,
+        warmStart: WarmStart? = nil
+    ) throws -> (estimate: CollectiveVariables, exact: ExactNTK.Result?, warmStart: WarmStart?) {
         let double = try Self.doubleNetwork(network)
         var (kernel, cost) = try exactNTK().conventionalKernel(network: double, inputs: inputs.converted(to: Double.self))
         let kernelSeconds = Self.seconds(since: start)
@@ -188,12 +206,13 @@ public struct CollectiveVariableEstimator: Sendable {
         var configuration = spectral
         configuration.ritzTolerance = resolvedRitzTolerance(Double.self)
         let report: SpectralReport
+        let next: WarmStart
         var alignment: Double? = nil
         do {
             // The operator shares the kernel's storage; it is released before the eigensolver
             // overwrites the kernel, so no copy is made.
             let op = try DenseOperator(kernel)
-            report = try SpectralEstimator(configuration).estimate(op, traceHint: trace)
+            (report, next) = try SpectralEstimator(configuration).estimate(op, traceHint: trace, warmStart: warmStart)
             if let targets {
                 alignment = try kernelTargetAlignment(op, targets: targets, traceOfSquare: report.traceOfSquare.value)
             }
@@ -209,23 +228,25 @@ public struct CollectiveVariableEstimator: Sendable {
             precision: Scalar.precisionName, matvecs: report.applications, dataPasses: cost.dataPasses,
             seconds: seconds)
         estimate.kernelSeconds = kernelSeconds
-        guard exact else { return (estimate, nil) }
+        estimate.warmStart = report.warmStart
+        guard exact else { return (estimate, nil, next) }
         let exactStart = DispatchTime.now().uptimeNanoseconds
         var kernelCost = cost
         kernelCost.seconds = 0
         let result = try ExactNTK.spectrum(destroying: &kernel, route: ExactNTK.kernelRoute(double), cost: kernelCost,
                                            started: exactStart)
-        return (estimate, result)
+        return (estimate, result, next)
     }
 
     func matrixFreeRoute<Scalar: BLASScalar>(
-        network: Network<Scalar>, inputs: Matrix<Scalar>, targets: Matrix<Double>?, start: UInt64
-    ) throws -> CollectiveVariables {
+        network: Network<Scalar>, inputs: Matrix<Scalar>, targets: Matrix<Double>?, start: UInt64,
+        warmStart: WarmStart? = nil
+    ) throws -> (CollectiveVariables, WarmStart?) {
         let selection = try NTKOperatorChoice.makeOperator(
             network: network, inputs: inputs, kind: kind, batchSize: batchSize, cacheBudgetBytes: cacheBudgetBytes,
             preference: operatorPreference)
         return try estimate(kernel: selection.kernel, operatorName: selection.choice.name, network: network,
-                            examples: inputs.rows, targets: targets, start: start)
+                            examples: inputs.rows, targets: targets, start: start, warmStart: warmStart)
     }
 
     /// The matrix-free route on a given NTK operator: the exact trace from `exactTrace()` (or
@@ -237,16 +258,16 @@ public struct CollectiveVariableEstimator: Sendable {
         kernel op: any NTKKernelOperator, operatorName: String, network: Network<Scalar>, examples: Int,
         targets: Matrix<Double>? = nil
     ) throws -> CollectiveVariables {
-        var result = try estimate(kernel: op, operatorName: operatorName, network: network, examples: examples,
-                                  targets: targets, start: DispatchTime.now().uptimeNanoseconds)
+        var (result, _) = try estimate(kernel: op, operatorName: operatorName, network: network, examples: examples,
+                                       targets: targets, start: DispatchTime.now().uptimeNanoseconds)
         result.route = .matrixFree
         return try result.enforcingEntropyRange()
     }
 
     func estimate<Scalar: BLASScalar>(
         kernel op: any NTKKernelOperator, operatorName: String, network: Network<Scalar>, examples: Int,
-        targets: Matrix<Double>?, start: UInt64
-    ) throws -> CollectiveVariables {
+        targets: Matrix<Double>?, start: UInt64, warmStart: WarmStart? = nil
+    ) throws -> (CollectiveVariables, WarmStart?) {
         let measured: any SymmetricOperator
         let trace: Double
         if conventions.isDefault {
@@ -262,12 +283,13 @@ public struct CollectiveVariableEstimator: Sendable {
         }
         var configuration = spectral
         configuration.ritzTolerance = resolvedRitzTolerance(Scalar.self)
-        let report = try SpectralEstimator(configuration).estimate(measured, traceHint: trace)
+        let (report, next) = try SpectralEstimator(configuration).estimate(measured, traceHint: trace,
+                                                                           warmStart: warmStart)
         var alignment: Double? = nil
         if let targets {
             alignment = try kernelTargetAlignment(op, targets: targets, traceOfSquare: report.traceOfSquare.value)
         }
-        return CollectiveVariables(
+        var result = CollectiveVariables(
             kind: kind, dimension: op.dimension, examples: examples, outputs: network.outputCount,
             parameterCount: network.parameterCount, trace: trace, entropy: report.entropy,
             effectiveRank: report.effectiveRank, participationRatio: report.participationRatio,
@@ -276,6 +298,8 @@ public struct CollectiveVariableEstimator: Sendable {
             lanczosDepth: report.lanczosDepth, operatorName: operatorName, precision: Scalar.precisionName,
             matvecs: op.cost.matvecs, dataPasses: op.cost.dataPasses,
             seconds: Self.seconds(since: start))
+        result.warmStart = report.warmStart
+        return (result, next)
     }
 
     /// yᵀKy / (‖K‖_F ‖y‖²) with ‖K‖_F² = tr K² (exact, or estimated by the same SLQ run).

@@ -44,6 +44,9 @@ public struct CollectiveVariables: Sendable {
     /// eigensolver (dense route); nil where the route did neither.
     public var kernelSeconds: Double? = nil
     public var eigensolverSeconds: Double? = nil
+    /// How the estimate used a warm start from the previous record (`WarmStart`); all
+    /// zero/false for a cold start and on the dense route.
+    public var warmStart = WarmStartUsage()
     /// Whether the entropy is exact (dense route) rather than a Monte Carlo estimate.
     public var entropyIsExact: Bool { route == .dense }
 
@@ -168,6 +171,12 @@ public struct CollectiveVariables: Sendable {
         f["kernel_precision"] = .string(kernelPrecision)
         f["top_eigenvalues_trace_share"] = .number(topTraceShare)
         f["spectrum_kind"] = .string(topTraceShare >= 0.3 ? "dominant_modes" : "spread")
+        f["warm_started"] = .bool(warmStart.warmStarted)
+        f["warm_reused_vectors"] = .integer(warmStart.reusedVectors)
+        f["warm_block_rows"] = .integer(warmStart.blockRows)
+        f["warm_refresh_matvecs"] = .integer(warmStart.refreshApplications)
+        f["warm_fell_back"] = .bool(warmStart.fellBack)
+        f["deflation_matvecs"] = .integer(warmStart.deflationApplications)
         return f
     }
 }

@@ -21,6 +21,13 @@ import NTKNetworks
 ///   at the first and last call and every `exactEvery` calls, reusing the kernel the route
 ///   formed where it formed one, and the record states the errors and whether the exact
 ///   entropy lies inside the reported interval (`validation_seconds`: the extra time).
+/// - Warm start (`warmStart`, off by default; see its documentation for when it pays): each record's estimate starts from the previous
+///   record's `WarmStart` — its top Ritz vectors refreshed by a few block-Krylov steps and accepted
+///   by residual (a stale block only costs its refresh), the same complement probes (common random
+///   numbers: S(t) − S(t−1) is far less noisy than either), the probes' learned Lanczos depths.
+///   Records say `warm_started`, `warm_reused_vectors`, `warm_refresh_matvecs`, `warm_fell_back`
+///   and `deflation_matvecs`. The state crosses kernel-Lanczos and matrix-free records (the same
+///   kernel) and passes dense records unchanged.
 /// - Durability: each record is one `write(2)` of a complete line (`JSONLinesWriter`), so a
 ///   process killed at any moment keeps every record written so far; reopening resumes.
 /// - Asynchronous records (`asynchronous`): a record runs on a snapshot of the parameters on
@@ -47,6 +54,14 @@ public final class SpectralMonitor<Scalar: BLASScalar>: TrainingCallback, @unche
         public var asynchronous: Bool = false
         /// A name written into every record (e.g. the network's name).
         public var run: String = "run"
+        /// Thread a `WarmStart` from each record's estimate into the next (see the type's
+        /// documentation). Never less accurate, but not always cheaper, so off by default: on the
+        /// Fashion-MNIST trajectories of Benchmarks/results/warm-start.md, with Double kernels and
+        /// the default Ritz acceptance (1e-6·θ_max) the refreshed block rarely passes and the
+        /// refresh is wasted (+26–38% products); with a 1e-3 acceptance (and for Float matrix-free
+        /// kernels, 1e-2) it halves the deflation products and the record's time, ≈ 0.9× the
+        /// products in all.
+        public var warmStart: Bool = false
         public init() {}
     }
 
@@ -67,6 +82,7 @@ public final class SpectralMonitor<Scalar: BLASScalar>: TrainingCallback, @unche
         var inFlight = false
         var failure: (any Error)? = nil
         var resumedLastValidated = false
+        var warm: WarmStart? = nil
     }
     private var state = State()
     private let lock = NSLock()
@@ -88,6 +104,12 @@ public final class SpectralMonitor<Scalar: BLASScalar>: TrainingCallback, @unche
     public var skippedWhileBusy: Int { locked { $0.busySkipped } }
     /// The monitor's time as a fraction of the training time it watched (nil before training).
     public var overheadShare: Double? { locked { $0.overheadShare } }
+    /// The state the next record will start from (nil before the first estimate, on a cold
+    /// chain, or with `warmStart` off). Settable, e.g. to continue a chain in a new monitor.
+    public var warmStart: WarmStart? {
+        get { locked { $0.warm } }
+        set { locked { $0.warm = configuration.warmStart ? newValue : nil } }
+    }
 
     /// - Parameters:
     ///   - probeInputs: the fixed inputs whose NTK is measured (n × inputSize).
@@ -201,8 +223,10 @@ public final class SpectralMonitor<Scalar: BLASScalar>: TrainingCallback, @unche
         let start = DispatchTime.now().uptimeNanoseconds
         let validate = (configuration.validateEnds && (callIndex == 0 || final))
             || (configuration.exactEvery.map { callIndex % $0 == 0 } ?? false)
-        let (estimate, exact) = try configuration.estimator.measure(
-            network: context.network, inputs: probeInputs, targets: probeTargets, exact: validate)
+        let warm = configuration.warmStart ? locked { $0.warm } : nil
+        let (estimate, exact, next) = try configuration.estimator.measure(
+            network: context.network, inputs: probeInputs, targets: probeTargets, exact: validate, warmStart: warm)
+        if configuration.warmStart { locked { $0.warm = next } }
         var record = estimate.fields
         record["run"] = .string(configuration.run)
         record["step"] = .integer(context.step)

@@ -36,6 +36,8 @@ public struct DemoCommand: ParsableCommand {
     @Flag(name: .long, help: "Asynchronous records: each on a parameter snapshot in the monitor's thread while training continues (OpenBLAS threads split between the two).")
     public var monitorAsync = false
 
+    @Flag(name: .customLong("warm-start"), inversion: .prefixedNo, help: "Warm-start each record from the previous one (top Ritz vectors refreshed and accepted by residual, the same probes); off by default (--no-warm-start: every record cold).")
+    public var warmStart = false
     @Option(name: .long, help: "OpenBLAS threads.")
     public var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
@@ -94,6 +96,7 @@ public struct DemoCommand: ParsableCommand {
         monitorConfig.estimator.spectral.seed = seed &+ 1
         monitorConfig.estimator.route = route
         monitorConfig.asynchronous = monitorAsync
+        monitorConfig.warmStart = warmStart
         let monitor = try SpectralMonitor(
             configuration: monitorConfig, probeInputs: probes.inputs, probeTargets: probes.targets,
             output: directory.appendingPathComponent("\(name).jsonl"), truncate: true)

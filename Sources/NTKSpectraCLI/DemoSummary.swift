@@ -85,6 +85,17 @@ struct DemoSummary {
                 s.records.map(s.recordSeconds).max() ?? 0)
                 + " (routes: \(routes)); " + String(format: "exact validation %.2f s in all; wall %.1f s%@", validation,
                                                           s.wallSeconds, ""))
+            let estimated = s.records.filter { ($0["route"]?.stringValue ?? "") != "dense" }
+            let warm = estimated.filter { $0["warm_started"]?.boolValue == true && $0["warm_fell_back"]?.boolValue != true }
+            let cold = estimated.filter { $0["warm_started"]?.boolValue != true || $0["warm_fell_back"]?.boolValue == true }
+            if !estimated.isEmpty {
+                func medianMatvecs(_ rs: [[String: JSONValue]]) -> String {
+                    let m = rs.compactMap { $0["matvecs"]?.intValue }.sorted()
+                    return m.isEmpty ? "—" : "\(m[m.count / 2])"
+                }
+                lines.append("  warm start: \(warm.count) of \(estimated.count) estimated records warm-started "
+                    + "(median matvecs \(medianMatvecs(warm)) warm, \(medianMatvecs(cold)) cold or fallen back)")
+            }
             if s.asynchronous {
                 lines.append("  " + String(format: "asynchronous: records ran beside training; wall %.1f s for %.1f s of training and %.1f s of monitor work",
                                           s.wallSeconds, s.trainingSeconds, s.monitorSeconds))

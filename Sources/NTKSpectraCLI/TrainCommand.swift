@@ -58,6 +58,8 @@ public struct TrainCommand: ParsableCommand {
     public var monitorOverhead: Double?
     @Flag(name: .long, help: "Run each record on a snapshot of the parameters in the monitor's own thread while training continues (OpenBLAS: one thread each for training and monitor).")
     public var monitorAsync = false
+    @Flag(name: .customLong("warm-start"), inversion: .prefixedNo, help: "Warm-start each record from the previous one (top Ritz vectors refreshed and accepted by residual, the same probes); off by default (--no-warm-start: every record cold).")
+    public var warmStart = false
     @Option(name: .long, help: "Route of each record: auto (the cheapest predicted that fits --memory-budget), dense, kernel-lanczos or matrix-free.")
     public var route: SpectralRoute = .auto
     @Option(name: .long, help: "Memory budget of each record's route in MiB (default: half the physical memory, at most 8192).")
@@ -230,6 +232,7 @@ public struct TrainCommand: ParsableCommand {
         config.maxOverheadFraction = maxOverhead
         config.overheadBudget = monitorOverhead
         config.asynchronous = monitorAsync
+        config.warmStart = warmStart
         config.estimator.route = route
         if let memoryBudget { config.estimator.memoryBudgetBytes = memoryBudget << 20 }
         config.run = model.map { URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent } ?? family.rawValue
@@ -308,6 +311,8 @@ public struct TrainCommand: ParsableCommand {
             "monitor_skipped": .integer(monitor.skipped),
             "monitor_skipped_busy": .integer(monitor.skippedWhileBusy),
             "monitor_async": .bool(monitorAsync),
+            "monitor_warm_start": .bool(warmStart),
+            "monitor_warm_started_records": .integer(monitor.records.filter { $0["warm_started"] == .bool(true) }.count),
             "blas_threads_training": .integer(blasThreads),
             "blas_threads_monitor": .integer(blasThreads),
             "openblas_core": .string(BLASThreads.coreName),

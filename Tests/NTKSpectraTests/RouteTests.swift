@@ -224,3 +224,62 @@ struct EntropyRangeTests {
         #expect(fixed.entropy.value == 0 && fixed.entropyRangeCorrection > 0 && fixed.fields["entropy_range_correction"] != nil)
     }
 }
+
+@Suite("Warm start through the monitor")
+struct MonitorWarmStartTests {
+    func run<Scalar: BLASScalar>(_: Scalar.Type, warm: Bool) throws -> SpectralMonitor<Scalar> {
+        let data: Dataset<Scalar> = try SyntheticDatasets.twoMoons(count: 200, seed: 3)
+        var net = try Network<Scalar>.mlp(inputSize: 2, hiddenSizes: [32, 32], outputSize: data.outputSize, seed: 4)
+        var configuration = SpectralMonitor<Scalar>.Configuration()
+        configuration.every = 5
+        configuration.exactEvery = 1
+        configuration.warmStart = warm
+        configuration.estimator.route = .matrixFree
+        configuration.estimator.rates = RouteTests.rates
+        configuration.estimator.spectral.maxApplications = 300
+        let probes = try Matrix<Scalar>(rows: 80, columns: 2, storage: Array(data.inputs.storage.prefix(160)))
+        let monitor = try SpectralMonitor(configuration: configuration, probeInputs: probes)
+        let trainer = Trainer(epochs: 2, batchSize: 20, seed: 1, loss: .meanSquaredError(),
+                              optimizer: SGD<Scalar>(learningRate: 0.05))
+        _ = try trainer.train(network: &net, inputs: data.inputs, targets: data.targets, callbacks: [monitor])
+        return monitor
+    }
+
+    func check<Scalar: BLASScalar>(_ type: Scalar.Type) throws {
+        let monitor = try run(type, warm: true)
+        let records = monitor.records
+        #expect(records.count >= 4)
+        #expect(records.first?["warm_started"]?.boolValue == false)
+        // Every later record started from the previous one's state, and every one is validated.
+        for record in records.dropFirst() {
+            #expect(record["warm_started"]?.boolValue == true)
+            #expect(record["warm_block_rows"]?.intValue ?? 0 > 0)
+        }
+        #expect(records.dropFirst().contains { ($0["warm_reused_vectors"]?.intValue ?? 0) > 0 })
+        // Warm-started records agree with the exact spectrum: 4 standard errors (a 95% interval
+        // misses one record in 20 by design), the Lanczos bias bound, and the kernel arithmetic's
+        // round-off allowance (100·√N·ε·max(|S|, |log T|, 1), `CollectiveVariables`).
+        let epsilon = Scalar.self == Float.self ? Double(Float.ulpOfOne) : Double.ulpOfOne
+        for record in records.dropFirst() {
+            func number(_ key: String) -> Double { record[key]?.doubleValue ?? .nan }
+            let error = abs(number("entropy") - number("exact_entropy"))
+            let allowance = 100 * number("dimension").squareRoot() * epsilon
+                * max(abs(number("entropy")), abs(Double.log(number("trace"))), 1)
+            #expect(error <= 4 * number("entropy_stderr") + number("entropy_bias_bound") + allowance,
+                    "step \(record["step"]?.intValue ?? -1): error \(error), stderr \(number("entropy_stderr"))")
+        }
+        // The state round-trips: the monitor holds the last record's, of the kernel's dimension,
+        // one generation per record.
+        let state = try #require(monitor.warmStart)
+        #expect(state.dimension == records.last?["dimension"]?.intValue)
+        #expect(state.generation == records.count)
+        #expect(state.acceptedCount <= records.last?["deflation_rank"]?.intValue ?? 0 && state.acceptedCount > 0)
+        // Off: every record cold, no state kept.
+        let cold = try run(type, warm: false)
+        #expect(cold.records.allSatisfy { $0["warm_started"]?.boolValue == false })
+        #expect(cold.warmStart == nil)
+    }
+
+    @Test func doubleNetworks() throws { try check(Double.self) }
+    @Test func floatNetworks() throws { try check(Float.self) }
+}
