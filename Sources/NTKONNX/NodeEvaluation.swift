@@ -151,7 +151,7 @@ struct NodeEvaluation {
         }
         let tensor: (ONNXElementType, [Int], Values)
         switch (name, attribute) {
-        case let ("value", .tensor(t)): tensor = (t.elementType, t.dims, t.values)
+        case let ("value", .tensor(t)): tensor = (t.elementType, t.dims, t.values.normalized)
         case let ("value_float", .float(f)): tensor = (.float32, [], .floating([f]))
         case let ("value_floats", .floats(f)): tensor = (.float32, [f.count], .floating(f))
         case let ("value_int", .int(i)): tensor = (.int64, [], .integer([i]))
@@ -178,7 +178,7 @@ struct NodeEvaluation {
             guard let t = attribute.tensor, t.count == 1 else {
                 throw .invalidAttribute(node: node.label, attribute: "value", message: "expected a one-element TENSOR")
             }
-            fill = KnownValue(type: t.elementType, shape: [], values: t.values)
+            fill = KnownValue(type: t.elementType, shape: [], values: t.values.normalized)
         }
         guard let dims = try integers(0) else {
             if let s = shape(0), s.count == 1, s[0] == 0 { return KnownValue(type: fill.type, shape: []) }
@@ -191,6 +191,7 @@ struct NodeEvaluation {
             switch fill.values! {
             case let .floating(v): return .floating(Array(repeating: v[0], count: n))
             case let .integer(v): return .integer(Array(repeating: v[0], count: n))
+            case let .float32(v): return .floating(Array(repeating: Double(v[0]), count: n))
             }
         }
     }
@@ -241,6 +242,7 @@ struct NodeEvaluation {
 
     func convert(_ v: Values, to target: ONNXElementType) throws(ONNXError) -> Values {
         switch (v, target) {
+        case let (.float32(x), _): return try convert(.floating(x.map(Double.init)), to: target)
         case let (.floating(x), .float32): return .floating(x.map { Double(Float($0)) })
         case (.floating, .float64): return v
         case let (.integer(x), .float32): return .floating(x.map { Double(Float($0)) })
@@ -269,6 +271,7 @@ struct NodeEvaluation {
         let outType: ONNXElementType? = op == "Not" ? .bool : type(0)
         return try result(outType, shape(0)) { () throws(ONNXError) -> Values? in
             switch values(0)! {
+            case .float32: return nil   // unreachable: KnownValue holds normalized values
             case let .integer(x):
                 switch op {
                 case "Neg":
@@ -800,6 +803,7 @@ struct NodeEvaluation {
             let total = count(x)!
             let groupSize = n == 0 ? 0 : total / n
             switch values(0)! {
+            case .float32: return nil   // unreachable: KnownValue holds normalized values
             case let .floating(v):
                 var acc = [Double](repeating: op == "ReduceProd" ? 1 : (op == "ReduceMax" ? -.infinity : (op == "ReduceMin" ? .infinity : 0)), count: n)
                 for (i, t) in target.enumerated() {
@@ -886,6 +890,7 @@ extension ONNXTensor.Values {
         switch self {
         case let .floating(v): .floating(indices.map { v[$0] })
         case let .integer(v): .integer(indices.map { v[$0] })
+        case let .float32(v): .float32(indices.map { v[$0] })
         }
     }
 

@@ -42,7 +42,11 @@ public enum ONNXImporter {
     ///
     /// - Throws: `ONNXError` naming the node (op type and name) for anything unsupported or
     ///   inconsistent; `NetworkError` if a layer refuses its configuration.
-    public static func network<Scalar: BLASScalar>(_ model: ONNXModel, as _: Scalar.Type = Scalar.self) throws -> ONNXImport<Scalar> {
+    ///
+    /// The model is consumed: an initializer's values are released as they are copied into θ,
+    /// so when the caller gives up its copy (`consume model`) the import never holds the
+    /// weights twice over on top of θ.
+    public static func network<Scalar: BLASScalar>(_ model: consuming ONNXModel, as _: Scalar.Type = Scalar.self) throws -> ONNXImport<Scalar> {
         var builder = try GraphBuilder(model: model)
         try builder.run()
         return try builder.finish(Scalar.self)
@@ -125,9 +129,36 @@ private enum Value {
 
 private struct ParameterValue {
     var shape: [Int]
-    var values: [Double]
+    /// The values as stored: `.float32` for a float32 initializer used as it is (4 bytes per
+    /// value until θ is filled), `.floating` once moved or changed.
+    var storage: ONNXTensor.Values
     var ids: ParameterIDs
     var source: String
+
+    init(shape: [Int], storage: ONNXTensor.Values, ids: ParameterIDs, source: String) {
+        self.shape = shape
+        self.storage = storage
+        self.ids = ids
+        self.source = source
+    }
+
+    init(shape: [Int], values: [Double], ids: ParameterIDs, source: String) {
+        self.init(shape: shape, storage: .floating(values), ids: ids, source: source)
+    }
+
+    var count: Int { storage.count }
+
+    /// The values widened to Double (a copy for `.float32` storage).
+    var values: [Double] {
+        get {
+            switch storage {
+            case let .floating(v): return v
+            case let .float32(v): return v.map(Double.init)
+            case let .integer(v): return v.map(Double.init)
+            }
+        }
+        set { storage = .floating(newValue) }
+    }
 }
 
 /// The initializer elements a parameter value is, in order: a contiguous run (an initializer
@@ -187,18 +218,21 @@ private struct ActivationValue {
 }
 
 private struct GraphBuilder {
-    let model: ONNXModel
+    var model: ONNXModel
+    /// The ONNX shapes of the parameter initializers (the model's own copies are released).
+    var initializerDims: [String: [Int]] = [:]
     var values: [String: Value] = [:]
     var layers: [(layer: any Layer<Double>, inputs: [Int], source: String)] = []
     var input: ActivationValue?
     var layerParameters: [[ParameterValue]] = []
-    var elementUsed: [Bool] = []
+    /// One bit per initializer element: already owned by a layer.
+    var elementUsed = BitSet()
     var initializerRanges: [(name: String, start: Int, count: Int)] = []
     var constantInitializers: [String] = []
     var folded = 0, elided = 0
     var output: ActivationValue?
 
-    init(model: ONNXModel) throws {
+    init(model: consuming ONNXModel) throws {
         self.model = model
     }
 
@@ -245,14 +279,17 @@ private struct GraphBuilder {
             if tensor.elementType.isFloatingPoint && !statistics.contains(tensor.name) {
                 let start = elementUsed.count
                 initializerRanges.append((tensor.name, start, tensor.count))
-                elementUsed.append(contentsOf: repeatElement(false, count: tensor.count))
+                elementUsed.grow(by: tensor.count)
                 values[tensor.name] = .parameter(ParameterValue(
-                    shape: tensor.dims, values: tensor.doubles, ids: .range(start: start, count: tensor.count), source: tensor.name))
+                    shape: tensor.dims, storage: tensor.values, ids: .range(start: start, count: tensor.count), source: tensor.name))
             } else {
                 constantInitializers.append(tensor.name)
                 values[tensor.name] = .constant(KnownValue(type: tensor.elementType, shape: tensor.dims, values: tensor.values))
             }
         }
+        // From here on the parameter values live in `values` only.
+        for tensor in model.initializers { initializerDims[tensor.name] = tensor.dims }
+        model.initializers.removeAll()
         for node in model.nodes { try visit(node) }
         guard case let .activation(out)? = values[model.outputs[0].name] else {
             throw ONNXError.invalidNode(node: "graph", message: "its output \"\(model.outputs[0].name)\" does not depend on the input; expected a function of the input")
@@ -276,10 +313,13 @@ private struct GraphBuilder {
         return v
     }
 
-    func known(_ v: Value?) -> KnownValue? {
+    /// What shape inference and folding see of a value; a parameter's values only when
+    /// `parameterValues` (data movement of parameters), else its shape alone.
+    func known(_ v: Value?, parameterValues: Bool = false) -> KnownValue? {
         switch v {
         case let .constant(c)?: return c
-        case let .parameter(p)?: return KnownValue(type: .float64, shape: p.shape, values: .floating(p.values))
+        case let .parameter(p)?:
+            return KnownValue(type: .float64, shape: p.shape, values: parameterValues ? .floating(p.values) : nil)
         case let .activation(a)?: return KnownValue(type: a.isInteger ? .int64 : .float64, shape: a.shape)
         case nil: return nil
         }
@@ -299,14 +339,14 @@ private struct GraphBuilder {
 
         // Shapes are known for anything: Shape of a parameter or an activation is a constant.
         if node.opType == "Shape" || node.opType == "Size" {
-            let result = try evaluate(node, inputs.map(known))
+            let result = try evaluate(node, inputs.map { known($0) })
             try bind(node, result.map { Value.constant($0) })
             folded += 1
             return
         }
         let constantCast = node.opType == "CastLike" && !inputs.isEmpty && { if case .constant? = inputs[0] { return true }; return false }()
         if (!hasActivation && !hasParameter) || constantCast {
-            let result = try evaluate(node, inputs.map(known))
+            let result = try evaluate(node, inputs.map { known($0) })
             guard result.count >= node.outputs.filter({ !$0.isEmpty }).count, result.allSatisfy({ $0.values != nil }) else {
                 throw fail(node, "could not be evaluated from its constant inputs; expected an operator of \(ONNXImporter.supportedOperators.joined(separator: ", ")) or shape arithmetic")
             }
@@ -338,7 +378,7 @@ private struct GraphBuilder {
             throw fail(node, "computes with a parameter before it meets an activation; expected parameters used directly by Gemm, Conv, MatMul, Add, BatchNormalization, LayerNormalization or Gather (or moved by Transpose, Reshape, Slice, Gather, Split, Squeeze, Unsqueeze)")
         }
         var sources: [String] = []
-        let onValues = try evaluate(node, inputs.map(known))
+        let onValues = try evaluate(node, inputs.map { known($0, parameterValues: true) })
         let onIDs = try evaluate(node, inputs.map { v -> KnownValue? in
             switch v {
             case let .parameter(p)?:
@@ -394,7 +434,7 @@ private struct GraphBuilder {
 
     /// The ONNX output shape of an activation node (shape inference with the sentinel batch).
     func outputShape(_ node: ONNXNode, _ inputs: [Value?], output k: Int = 0) throws -> [Int] {
-        let result = try evaluate(node, inputs.map(known))
+        let result = try evaluate(node, inputs.map { known($0) })
         guard k < result.count, let shape = result[k].shape else {
             throw fail(node, "has an output shape that could not be inferred; expected static shapes apart from the batch")
         }
@@ -411,16 +451,16 @@ private struct GraphBuilder {
         guard layer.outputShape == result.example else {
             throw fail(node, "gives \(describe(result)), but its layer computes \(layer.outputShape) per example; expected them to agree")
         }
-        guard layer.parameterCount == parameters.reduce(0, { $0 + $1.values.count }) else {
-            throw fail(node, "has \(parameters.reduce(0) { $0 + $1.values.count }) parameter elements for a layer with \(layer.parameterCount)")
+        guard layer.parameterCount == parameters.reduce(0, { $0 + $1.count }) else {
+            throw fail(node, "has \(parameters.reduce(0) { $0 + $1.count }) parameter elements for a layer with \(layer.parameterCount)")
         }
         for p in parameters {
             func claim(_ id: Int) throws {
                 guard id >= 0 else { throw fail(node, "uses a parameter mixed with constants (\(p.source)); expected a plain parameter") }
-                guard !elementUsed[id] else {
+                guard !elementUsed.contains(id) else {
                     throw fail(node, "uses parameter \(p.source) which another node already uses (weight sharing); expected every parameter used once")
                 }
-                elementUsed[id] = true
+                elementUsed.insert(id)
             }
             switch p.ids {
             case let .range(start, count): for id in start..<(start + count) { try claim(id) }
@@ -655,6 +695,7 @@ private struct GraphBuilder {
         switch values {
         case let .floating(v): doubles = v
         case let .integer(v): doubles = v.map(Double.init)
+        case let .float32(v): doubles = v.map(Double.init)
         }
         return try ConstantTensor(shape: padded, values: doubles)
     }
@@ -713,8 +754,10 @@ private struct GraphBuilder {
         var parameters = [w]
         switch inputs.count > 2 ? inputs[2] : nil {
         case let .parameter(b)?:
-            guard b.values.count == outF else { throw fail(node, "bias of shape \(b.shape); expected [\(outF)]") }
-            parameters.append(ParameterValue(shape: [outF], values: b.values, ids: b.ids, source: b.source))
+            guard b.count == outF else { throw fail(node, "bias of shape \(b.shape); expected [\(outF)]") }
+            var bias = b
+            bias.shape = [outF]
+            parameters.append(bias)
         case let .constant(c)?:
             guard case let .floating(v)? = c.values, v.allSatisfy({ $0 == 0 }) else {
                 throw fail(node, "has a constant nonzero bias C; expected a parameter bias or none")
@@ -803,7 +846,7 @@ private struct GraphBuilder {
         let scale = try parameter(inputs.count > 1 ? inputs[1] : nil, node, "input Scale")
         let bias = try parameter(inputs.count > 2 ? inputs[2] : nil, node, "input B (LayerNorm without bias is not supported)")
         let normalized = Array(x.shape[axis...])
-        guard scale.values.count == normalized.reduce(1, *), bias.values.count == scale.values.count else {
+        guard scale.count == normalized.reduce(1, *), bias.count == scale.count else {
             throw fail(node, "scale/bias of shapes \(scale.shape)/\(bias.shape); expected \(normalized)")
         }
         let epsilon = try floatAttribute(node, "epsilon", 1e-5)
@@ -877,8 +920,8 @@ private struct GraphBuilder {
         probe[x.batchAxis] /= ONNXImporter.sentinelBatch
         let count = probe.reduce(1, *)
         let indexValue = KnownValue(type: .int64, shape: probe, values: .integer((0..<count).map(Int64.init)))
-        let evaluated = try evaluate(node, [indexValue] + inputs.dropFirst().map(known))
-        let shapes = try evaluate(node, inputs.map(known))
+        let evaluated = try evaluate(node, [indexValue] + inputs.dropFirst().map { known($0) })
+        let shapes = try evaluate(node, inputs.map { known($0) })
         var results: [Value] = []
         for (k, name) in node.outputs.enumerated() where !name.isEmpty {
             guard k < evaluated.count, case let .integer(map)? = evaluated[k].values, k < shapes.count, let out = shapes[k].shape else {
@@ -898,7 +941,8 @@ private struct GraphBuilder {
 
     // MARK: Network
 
-    func finish<Scalar: BLASScalar>(_: Scalar.Type) throws -> ONNXImport<Scalar> {
+    /// The network; releases each parameter value as it is copied into θ.
+    mutating func finish<Scalar: BLASScalar>(_: Scalar.Type) throws -> ONNXImport<Scalar> {
         guard let output, let input else {
             throw ONNXError.invalidNode(node: "graph", message: "was not imported")
         }
@@ -918,31 +962,52 @@ private struct GraphBuilder {
             kept.append(layerParameters[k])
             renumber[k + 1] = built.count
         }
+        layerParameters = []
+        values = [:]
         let body = try Sequential<Scalar>(inputShape: input.example, layers: built, inputs: wiring)
-        var theta = [Scalar](repeating: 0, count: body.parameterCount)
+        // θ is written once, layer by layer, and each parameter value is released as it is
+        // copied: θ's pages are touched only as the initializers' are freed.
         var origins: [(theta: Int, ids: ParameterIDs)] = []
-        for (k, layer) in built.enumerated() {
-            let tensors = layer.parameterTensors
-            guard tensors.count == kept[k].count else {
-                throw ONNXError.invalidNode(node: sources[k], message: "has \(kept[k].count) parameter tensors for a layer with \(tensors.count)")
-            }
-            for (tensor, p) in zip(tensors, kept[k]) {
-                guard tensor.count == p.values.count else {
-                    throw ONNXError.invalidNode(node: sources[k], message: "parameter \(p.source) has \(p.values.count) elements; the layer's \(tensor.name) needs \(tensor.shape)")
+        var failure: ONNXError?
+        let theta = [Scalar](unsafeUninitializedCapacity: body.parameterCount) { t, initialized in
+            var written = 0
+            fill: for (k, layer) in built.enumerated() {
+                let tensors = layer.parameterTensors
+                guard tensors.count == kept[k].count else {
+                    failure = .invalidNode(node: sources[k], message: "has \(kept[k].count) parameter tensors for a layer with \(tensors.count)")
+                    break fill
                 }
-                let base = body.parameterOffsets[k] + tensor.offset
-                p.values.withUnsafeBufferPointer { v in
-                    theta.withUnsafeMutableBufferPointer { t in
-                        for j in 0..<v.count { t[base + j] = Scalar(v[j]) }
+                for (i, tensor) in tensors.enumerated() {
+                    let p = kept[k][i]
+                    guard tensor.count == p.count else {
+                        failure = .invalidNode(node: sources[k], message: "parameter \(p.source) has \(p.count) elements; the layer's \(tensor.name) needs \(tensor.shape)")
+                        break fill
                     }
+                    let base = body.parameterOffsets[k] + tensor.offset
+                    switch p.storage {
+                    case let .float32(v): for j in v.indices { (t.baseAddress! + base + j).initialize(to: Scalar(v[j])) }
+                    case let .floating(v): for j in v.indices { (t.baseAddress! + base + j).initialize(to: Scalar(v[j])) }
+                    case let .integer(v): for j in v.indices { (t.baseAddress! + base + j).initialize(to: Scalar(Double(v[j]))) }
+                    }
+                    written += p.count
+                    origins.append((base, p.ids))
+                    kept[k][i].storage = .floating([])
                 }
-                origins.append((base, p.ids))
             }
+            // Every coordinate belongs to exactly one tensor; anything else is refused.
+            if failure == nil && written != body.parameterCount {
+                failure = .invalidNode(node: "graph", message: "its layers' tensors cover \(written) of \(body.parameterCount) parameters")
+            }
+            if failure != nil {
+                for j in 0..<body.parameterCount { (t.baseAddress! + j).initialize(to: 0) }
+            }
+            initialized = body.parameterCount
         }
+        if let failure { throw failure }
         let network = try Network(body: body, parameters: theta)
         var used: [(String, Int)] = []
         for range in initializerRanges {
-            let n = elementUsed[range.start..<(range.start + range.count)].filter { $0 }.count
+            let n = (range.start..<(range.start + range.count)).reduce(0) { $0 + (elementUsed.contains($1) ? 1 : 0) }
             if n > 0 { used.append((range.name, n)) }
         }
         return ONNXImport(
@@ -950,7 +1015,21 @@ private struct GraphBuilder {
             foldedNodes: folded, elidedNodes: elided, opset: model.opsetVersion,
             producer: "\(model.producerName) \(model.producerVersion)".trimmingCharacters(in: .whitespaces),
             integerInput: input.isInteger, origins: origins, starts: initializerRanges.map(\.start),
-            initializers: initializerRanges.map { range in (range.name, model.initializer(named: range.name)?.dims ?? [range.count]) })
+            initializers: initializerRanges.map { range in (range.name, initializerDims[range.name] ?? [range.count]) })
     }
 }
 
+
+/// A fixed-size set of small integers, one bit each.
+struct BitSet {
+    private var words: [UInt64] = []
+    private(set) var count = 0
+
+    mutating func grow(by n: Int) {
+        count += n
+        words.append(contentsOf: repeatElement(0, count: (count + 63) / 64 - words.count))
+    }
+
+    func contains(_ i: Int) -> Bool { words[i >> 6] & (1 << UInt64(i & 63)) != 0 }
+    mutating func insert(_ i: Int) { words[i >> 6] |= 1 << UInt64(i & 63) }
+}

@@ -102,7 +102,7 @@ extension ONNXModel {
         var initializerMap: [String: ONNXTensor] = [:]
         for tensor in initializers {
             initializerMap[tensor.name] = tensor
-            known[tensor.name] = KnownValue(type: tensor.elementType, shape: tensor.dims, values: tensor.values)
+            known[tensor.name] = KnownValue(type: tensor.elementType, shape: tensor.dims, values: tensor.values.normalized)
         }
 
         var constants: [String: ONNXTensor] = [:]
@@ -134,11 +134,12 @@ extension ONNXModel {
 struct KnownValue {
     var type: ONNXElementType?
     var shape: [Int]?
-    var values: ONNXTensor.Values?
+    /// Never `.float32`: folding works on `.floating` and `.integer`.
+    var values: ONNXTensor.Values? { didSet { if case .float32? = values { values = values?.normalized } } }
 
     init(type: ONNXElementType? = nil, shape: [Int]? = nil, values: ONNXTensor.Values? = nil) {
         self.type = type
         self.shape = shape
-        self.values = values
+        self.values = values?.normalized
     }
 }

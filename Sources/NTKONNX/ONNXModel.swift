@@ -105,7 +105,7 @@ public struct ONNXModel: Sendable {
         // Decode in a scope of its own: the mapped file is released before the tensors are
         // converted, so the file, the message and the converted tensors are never all resident.
         let proto = try Self.decode(consume data)
-        try self.init(proto: proto)
+        try self.init(proto: consume proto)
     }
 
     static func decode(_ data: consuming Data) throws(ONNXError) -> Onnx_ModelProto {
@@ -125,7 +125,10 @@ public struct ONNXModel: Sendable {
         try self.init(proto: Self.decode(data))
     }
 
-    init(proto: Onnx_ModelProto) throws(ONNXError) {
+    /// The message is consumed: each initializer's bytes are released once converted, so the
+    /// encoded and the converted weights are never both whole in memory.
+    init(proto message: consuming Onnx_ModelProto) throws(ONNXError) {
+        var proto = message
         var imports: [String: Int] = [:]
         for opset in proto.opsetImport {
             let domain = opset.domain == "ai.onnx" ? "" : opset.domain
@@ -137,15 +140,19 @@ public struct ONNXModel: Sendable {
         guard let version = imports[""] else { throw .missingOpset }
         guard Self.supportedOpsets.contains(version) else { throw .unsupportedOpset(version: version, supported: Self.supportedOpsets) }
         guard proto.hasGraph else { throw .missingGraph }
-        let graph = proto.graph
+        var graph = proto.graph
+        proto.clearGraph()
+        var tensorProtos = graph.initializer
+        graph.initializer = []
 
         if let sparse = graph.sparseInitializer.first {
             throw .unsupportedStorage(tensor: sparse.values.name, message: "sparse initializers are not supported; expected dense initializers")
         }
         var initializers: [ONNXTensor] = []
         var initializerIndex: [String: Int] = [:]
-        for (i, tensorProto) in graph.initializer.enumerated() {
-            let tensor = try ONNXTensor(proto: tensorProto, label: "initializer #\(i)")
+        for i in tensorProtos.indices {
+            let tensor = try ONNXTensor(proto: tensorProtos[i], label: "initializer #\(i)")
+            tensorProtos[i] = Onnx_TensorProto()
             guard initializerIndex.updateValue(i, forKey: tensor.name) == nil else {
                 throw .duplicateName(name: tensor.name, message: "names two initializers")
             }

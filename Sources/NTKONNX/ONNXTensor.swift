@@ -63,13 +63,24 @@ public struct ONNXTensor: Sendable, Hashable {
     public enum Values: Sendable, Hashable {
         case floating([Double])
         case integer([Int64])
+        /// float32 initializers as read from the file, 4 bytes per value (a 25M-parameter model
+        /// is then 100 MB in memory, not 200); ``normalized`` and ``ONNXTensor/doubles`` widen them.
+        case float32([Float])
 
         /// The number of values.
         public var count: Int {
             switch self {
             case let .floating(v): v.count
             case let .integer(v): v.count
+            case let .float32(v): v.count
             }
+        }
+
+        /// `.float32` widened to `.floating` (exact); the other cases unchanged. Shape
+        /// arithmetic and constant folding see only `.floating` and `.integer`.
+        public var normalized: Values {
+            if case let .float32(v) = self { return .floating(v.map(Double.init)) }
+            return self
         }
     }
 
@@ -86,7 +97,7 @@ public struct ONNXTensor: Sendable, Hashable {
         let count: Int
         do { count = try SizeLimit.product(dims, "the elements of tensor \"\(name)\"") } catch { throw .sizeLimit(error) }
         switch (values, elementType.isFloatingPoint) {
-        case (.floating, true), (.integer, false): break
+        case (.floating, true), (.float32, true), (.integer, false): break
         default:
             throw .valueCount(tensor: name, field: "values of the wrong kind for \(elementType)", dims: dims,
                               expected: count, got: 0)
@@ -112,6 +123,7 @@ public struct ONNXTensor: Sendable, Hashable {
         switch values {
         case let .floating(v): v
         case let .integer(v): v.map(Double.init)
+        case let .float32(v): v.map(Double.init)
         }
     }
 
@@ -160,7 +172,7 @@ extension ONNXTensor {
         let field: String
         switch type {
         case .float32:
-            (values, got, field) = (.floating(proto.floatData.map(Double.init)), proto.floatData.count, "float_data")
+            (values, got, field) = (.float32(proto.floatData), proto.floatData.count, "float_data")
         case .float64:
             (values, got, field) = (.floating(proto.doubleData), proto.doubleData.count, "double_data")
         case .int64:
@@ -179,8 +191,8 @@ extension ONNXTensor {
         raw.withUnsafeBytes { (buffer: UnsafeRawBufferPointer) -> Values in
             switch type {
             case .float32:
-                return .floating((0..<count).map {
-                    Double(Float(bitPattern: UInt32(littleEndian: buffer.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self))))
+                return .float32((0..<count).map {
+                    Float(bitPattern: UInt32(littleEndian: buffer.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self)))
                 })
             case .float64:
                 return .floating((0..<count).map {

@@ -68,7 +68,7 @@ public struct BenchMatvecCommand: ParsableCommand {
     }
 
     func measure<Scalar: BLASScalar>(_: Scalar.Type, spec: ModelSource) throws -> [String: JSONValue] {
-        let network = try model.network(Scalar.self, spec: spec)
+        let network = try model.network(Scalar.self, spec: consume spec)
         let inputs = try model.inputMatrix(Scalar.self, inputShape: network.inputShape)
         // Forward over the whole set (the cost unit of the route cost model, RoutePlanner).
         var forwardTimes: [Double] = []
@@ -151,7 +151,7 @@ public struct BenchEntropyCommand: ParsableCommand {
         ]
         if estimate.dimension <= exactLimit {
             let spec = try model.spec()
-            let network = try model.network(Double.self, spec: spec)
+            let network = try model.network(Double.self, spec: consume spec)
             let inputs = try model.inputMatrix(Double.self, inputShape: network.inputShape)
             let exact = try ExactNTK(kind: kernel.kernel, batchSize: kernel.batchSize).spectrum(network: network, inputs: inputs)
             fields.merge(estimate.comparisonFields(exact: exact)) { _, new in new }

@@ -61,7 +61,7 @@ public struct DensityCommand: ParsableCommand {
         let exactPath = String(out.dropLast(4)) + "_exact_eigenvalues.npy"
         try outputs.check(out, option: "--out")
         let spec = try model.spec()
-        let network = try model.network(Double.self, spec: spec)
+        let network = try model.network(Double.self, spec: consume spec)
         let inputs = try model.inputMatrix(Double.self, inputShape: network.inputShape)
         let dimension = kernel.kernel.dimension(examples: inputs.rows, outputs: network.outputCount)
         let exactWanted = dimension <= exactLimit

@@ -106,12 +106,12 @@ public struct EstimatorOptions: ParsableArguments {
         defer { line.finish() }
         switch precision {
         case .float:
-            let net = try model.network(Float.self, spec: spec)
+            let net = try model.network(Float.self, spec: consume spec)
             let inputs = try model.inputMatrix(Float.self, inputShape: net.inputShape)
             try checkSizes(dimension: kernel.kernel.dimension(examples: inputs.rows, outputs: net.outputCount))
             return try estimator.measure(network: net, inputs: inputs, exact: exact)
         case .double:
-            let net = try model.network(Double.self, spec: spec)
+            let net = try model.network(Double.self, spec: consume spec)
             let inputs = try model.inputMatrix(Double.self, inputShape: net.inputShape)
             try checkSizes(dimension: kernel.kernel.dimension(examples: inputs.rows, outputs: net.outputCount))
             return try estimator.measure(network: net, inputs: inputs, exact: exact)

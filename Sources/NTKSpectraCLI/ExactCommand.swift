@@ -39,7 +39,7 @@ public struct ExactCommand: ParsableCommand {
         var outputs = model.outputFiles
         if let path = eigenvaluesOut { try outputs.check(path, option: "--eigenvalues-out") }
         let spec = try model.spec()
-        let network = try model.network(Double.self, spec: spec)
+        let network = try model.network(Double.self, spec: consume spec)
         let inputs = try model.inputMatrix(Double.self, inputShape: network.inputShape)
         if let blocks {
             let sub = BlockSubsampledSpectrum(blocks: blocks, blockSize: blockSize, seed: model.seed, kind: kernel.kernel,

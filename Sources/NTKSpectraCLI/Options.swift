@@ -82,9 +82,9 @@ public struct ModelOptions: ParsableArguments {
 
     /// The network in the requested precision, with weights loaded when given (for an ONNX
     /// model they replace the initializers of the same names).
-    public func network<Scalar: BLASScalar>(_: Scalar.Type, spec source: ModelSource) throws -> Network<Scalar> {
+    public func network<Scalar: BLASScalar>(_: Scalar.Type, spec source: consuming ModelSource) throws -> Network<Scalar> {
         var net: Network<Scalar>
-        switch source {
+        switch consume source {
         case let .spec(spec):
             do { net = try spec.makeNetwork(Scalar.self, seed: seed) } catch {
                 throw CLIError.invalidFile(model, "\(error)")

@@ -45,9 +45,9 @@ do {
         weightBytes = model!.initializers.reduce(0) { $0 + $1.count * ($1.elementType == .float64 ? 8 : 4) }
         importTimes.append(try seconds {
             if precision == "double" {
-                parameters = try ONNXImporter.network(model!, as: Double.self).parameterCount
+                parameters = try ONNXImporter.network(model.take()!, as: Double.self).parameterCount
             } else {
-                parameters = try ONNXImporter.network(model!, as: Float.self).parameterCount
+                parameters = try ONNXImporter.network(model.take()!, as: Float.self).parameterCount
             }
         })
     }
