@@ -333,6 +333,9 @@ private struct GraphBuilder {
         guard node.isDefaultDomain else {
             throw fail(node, "is in domain \"\(node.domain)\"; expected the default ONNX domain")
         }
+        guard let first = node.outputs.first, !first.isEmpty else {
+            throw fail(node, "has no output; expected at least one named output")
+        }
         let inputs = try node.inputs.indices.map { try value(node, $0) }
         let hasActivation = inputs.contains { if case .activation? = $0 { return true }; return false }
         let hasParameter = inputs.contains { if case .parameter? = $0 { return true }; return false }
@@ -412,6 +415,9 @@ private struct GraphBuilder {
 
     /// The activation produced by ONNX shape `shape`: its batch axis is the one the sentinel divides.
     func activation(_ node: ONNXNode, node id: Int, shape: [Int], outer: Int = 1, isInteger: Bool = false) throws -> ActivationValue {
+        guard !shape.isEmpty, shape.allSatisfy({ $0 > 0 }), SizeLimit.product(shape) != nil else {
+            throw fail(node, "gives shape \(shape); expected positive sizes whose product fits the integer range")
+        }
         let axes = shape.indices.filter { shape[$0] % ONNXImporter.sentinelBatch == 0 && shape[$0] > 0 }
         guard axes.count == 1, let axis = axes.first else {
             throw fail(node, "gives shape \(shape) (with the batch evaluated as \(ONNXImporter.sentinelBatch)); expected exactly one axis carrying the batch")
