@@ -118,6 +118,49 @@ extension ParameterFreeLayer {
     public func scratchCount(batch: Int, block: Int) -> Int { 0 }
 }
 
+/// A parameter-free layer whose passes copy each example's elements unchanged (its output
+/// is its input with another shape: `Flatten`, `Reshape`, `Dropout` in evaluation mode): the
+/// forward pass, the JVP and the VJP are one copy each.
+public protocol ElementCopyLayer<Scalar>: ParameterFreeLayer {}
+
+extension ElementCopyLayer {
+    // Raw memory copies: no generic element loops, so no specialization is needed (a protocol
+    // extension cannot carry @_specialize), and 0.0 is all-zero bits in Float and Double.
+    @inline(__always)
+    func copy(_ source: UnsafePointer<Scalar>, to destination: UnsafeMutablePointer<Scalar>, count: Int) {
+        UnsafeMutableRawPointer(destination).copyMemory(from: source, byteCount: count * MemoryLayout<Scalar>.stride)
+    }
+
+    public func forward(
+        parameters: UnsafePointer<Scalar>, input: UnsafePointer<Scalar>, batch: Int,
+        output: UnsafeMutablePointer<Scalar>, saved: UnsafeMutablePointer<Scalar>
+    ) {
+        copy(input, to: output, count: batch * inputSize)
+    }
+
+    public func jvp(
+        _ state: LayerState<Scalar>, parameterTangents: UnsafePointer<Scalar>?, parameterStride: Int,
+        inputTangents: UnsafePointer<Scalar>?, block s: Int,
+        outputTangents: UnsafeMutablePointer<Scalar>, scratch: UnsafeMutablePointer<Scalar>
+    ) {
+        let count = state.batch * s * inputSize
+        if let inputTangents {
+            copy(inputTangents, to: outputTangents, count: count)
+        } else {
+            UnsafeMutableRawPointer(outputTangents).initializeMemory(
+                as: UInt8.self, repeating: 0, count: count * MemoryLayout<Scalar>.stride)
+        }
+    }
+
+    public func vjp(
+        _ state: LayerState<Scalar>, outputCotangents: UnsafePointer<Scalar>, block s: Int,
+        parameterCotangents: UnsafeMutablePointer<Scalar>?, parameterStride: Int,
+        inputCotangents: UnsafeMutablePointer<Scalar>?, scratch: UnsafeMutablePointer<Scalar>
+    ) {
+        if let inputCotangents { copy(outputCotangents, to: inputCotangents, count: state.batch * s * inputSize) }
+    }
+}
+
 extension Layer {
     /// Elements of one input example.
     public var inputSize: Int { inputShape.reduce(1, *) }

@@ -2,7 +2,7 @@ import NTKLinearAlgebra
 
 /// A new example shape with the same elements in the same (C) order, like
 /// `x.reshape(batch, *shape)` in PyTorch or ONNX `Reshape` (batch axis kept). Every pass is a copy.
-public struct Reshape<Scalar: BLASScalar>: ParameterFreeLayer {
+public struct Reshape<Scalar: BLASScalar>: ElementCopyLayer {
     public let inputShape: [Int]
     public let outputShape: [Int]
 
@@ -34,38 +34,5 @@ public struct Reshape<Scalar: BLASScalar>: ParameterFreeLayer {
     public func converted<Other: BLASScalar>(to: Other.Type) throws -> any Layer<Other> {
         try Reshape<Other>(inputShape: inputShape, shape: outputShape)
     }
-
-    @_specialize(where Scalar == Float)
-    @_specialize(where Scalar == Double)
-    public func forward(
-        parameters: UnsafePointer<Scalar>, input: UnsafePointer<Scalar>, batch: Int,
-        output: UnsafeMutablePointer<Scalar>, saved: UnsafeMutablePointer<Scalar>
-    ) {
-        output.update(from: input, count: batch * inputSize)
-    }
-
-    @_specialize(where Scalar == Float)
-    @_specialize(where Scalar == Double)
-    public func jvp(
-        _ state: LayerState<Scalar>, parameterTangents: UnsafePointer<Scalar>?, parameterStride: Int,
-        inputTangents: UnsafePointer<Scalar>?, block s: Int,
-        outputTangents: UnsafeMutablePointer<Scalar>, scratch: UnsafeMutablePointer<Scalar>
-    ) {
-        let count = state.batch * s * inputSize
-        if let inputTangents {
-            outputTangents.update(from: inputTangents, count: count)
-        } else {
-            outputTangents.update(repeating: 0, count: count)
-        }
-    }
-
-    @_specialize(where Scalar == Float)
-    @_specialize(where Scalar == Double)
-    public func vjp(
-        _ state: LayerState<Scalar>, outputCotangents: UnsafePointer<Scalar>, block s: Int,
-        parameterCotangents: UnsafeMutablePointer<Scalar>?, parameterStride: Int,
-        inputCotangents: UnsafeMutablePointer<Scalar>?, scratch: UnsafeMutablePointer<Scalar>
-    ) {
-        inputCotangents?.update(from: outputCotangents, count: state.batch * s * inputSize)
-    }
 }
+
