@@ -181,10 +181,23 @@ enum FiniteWidthFluctuationsReproduction: Reproduction {
                 let spec = ModelSpec.mlp(inputSize: d, hiddenSizes: Array(repeating: width, count: depth), outputSize: 1,
                                          activation: .relu, bias: false,
                                          parameterization: .ntk(weightScale: 2.0.squareRoot(), biasScale: 0))
-                let ensemble = NetworkEnsemble(spec: spec, seeds: (0..<grid.haninSeeds).map { UInt64($0) }, steps: 0,
-                                               kind: .full, topCount: 1, workers: workers)
-                let r = try ensemble.run(inputs: x, targets: Matrix(rows: 1, columns: 1), testInputs: x)
-                let k = r.initial.kernel.trace
+                // Two halves of the seeds: their merge is the estimate, their difference its error bar.
+                let half = grid.haninSeeds / 2
+                var halves: [NetworkEnsemble.Result] = []
+                for range in [0..<half, half..<grid.haninSeeds] {
+                    let ensemble = NetworkEnsemble(spec: spec, seeds: range.map { UInt64($0) }, steps: 0, kind: .full, topCount: 1,
+                                                   workers: workers)
+                    halves.append(try ensemble.run(inputs: x, targets: Matrix(rows: 1, columns: 1), testInputs: x))
+                }
+                var merged = halves[0].initial.kernel
+                try merged.merge(halves[1].initial.kernel)
+                func logRatio(_ k: RunningMoments) -> Double {
+                    let n = Double(k.count)
+                    return Foundation.log((k.variance * (n - 1) / n + k.mean * k.mean) / (k.mean * k.mean))
+                }
+                let halfRatios = halves.map { logRatio($0.initial.kernel.trace) }
+                let r = (parameterCount: halves[0].parameterCount, seconds: halves[0].seconds + halves[1].seconds)
+                let k = merged.trace
                 let n = Double(k.count)
                 let secondMoment = k.variance * (n - 1) / n + k.mean * k.mean
                 let record: [String: JSONValue] = [
@@ -192,6 +205,8 @@ enum FiniteWidthFluctuationsReproduction: Reproduction {
                     "beta": .number(Double(depth) / Double(width)), "seeds": .integer(k.count),
                     "k_mean": .number(k.mean), "k_variance": .number(k.variance), "k_second_moment": .number(secondMoment),
                     "log_ratio": .number(Foundation.log(secondMoment / (k.mean * k.mean))),
+                    "log_ratio_halves": .array(halfRatios.map { .number($0) }),
+                    "log_ratio_error": .number(abs(halfRatios[0] - halfRatios[1]) / 2),
                     "parameters": .integer(r.parameterCount), "seconds": .number(r.seconds),
                 ]
                 try writer.append(record)
@@ -240,7 +255,10 @@ enum FiniteWidthFluctuationsReproduction: Reproduction {
 
     struct HaninCell {
         var depth: Int, width: Int, beta: Double, logRatio: Double, seeds: Int
+        /// Half the difference of the two half-sample estimates (error bar).
+        var error: Double
         init(_ r: [String: JSONValue]) {
+            error = r["log_ratio_error"]?.double ?? 0
             depth = r["depth"]?.int ?? 0
             width = r["width"]?.int ?? 0
             beta = r["beta"]?.double ?? .nan

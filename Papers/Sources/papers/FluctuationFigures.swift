@@ -32,8 +32,8 @@ enum FluctuationFigures {
                     series.append(LinePlot.Series(name: "∝ 1/N", points: [first, (Double(n1), first.y * first.x / Double(n1))],
                                                   color: "#000000", dashed: true, markers: false))
                 }
-                plots.append(LinePlot(title: "Two-layer mean-field net: Var over seeds of K̂_ij \(final ? "after training" : "at initialization")",
-                                      xLabel: "width N (hidden units)", yLabel: "mean over (i, j) of Var[K̂_ij] (K̂ = γ₀²N·K, dimensionless)",
+                plots.append(LinePlot(title: "Two-layer: Var[K̂_ij] \(final ? "after training" : "at initialization")",
+                                      xLabel: "width N (hidden units)", yLabel: "mean_ij Var[K̂_ij], K̂ = γ₀²N·K",
                                       xScale: .logarithmic, yScale: .logarithmic, series: series))
             }
             try SVGFigure(plots: plots).write(to: output.appendingPathComponent("b1-kernel-variance-vs-width.svg"))
@@ -53,7 +53,7 @@ enum FluctuationFigures {
                 let cells = hanin.filter { $0.width == w }.sorted { $0.beta < $1.beta }
                 series.append(LinePlot.Series(name: "width \(w) (depth \(cells.map { String($0.depth) }.joined(separator: ", ")))",
                                               points: cells.map { ($0.beta, $0.logRatio) }, color: palette[k % palette.count],
-                                              line: false))
+                                              band: cells.map { ($0.beta, $0.logRatio - $0.error, $0.logRatio + $0.error) }))
             }
             let betas = hanin.map(\.beta)
             let lo = betas.min()!, hi = betas.max()!
