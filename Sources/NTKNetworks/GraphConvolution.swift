@@ -81,7 +81,7 @@ public struct GraphConvolution<Scalar: BLASScalar>: Layer {
             let bound = (6.0 / Double(inFeatures + outFeatures)).squareRoot()
             generator.fillUniform(UnsafeMutableBufferPointer(rebasing: parameters[0..<affine.weightCount]), low: -bound, high: bound)
             for j in affine.weightCount..<parameterCount { parameters[j] = 0 }
-        case .ntk:
+        case .ntk, .meanField:
             generator.fillGaussian(parameters)
         }
     }

@@ -86,6 +86,11 @@ extension ModelSpec {
             layers.append(layer)
             shapes.append(layer.outputShape)
         }
+        // The mean-field readout: the last layer (in list order) with parameters.
+        if parameterization.readout != parameterization, let k = layers.lastIndex(where: { $0.parameterCount > 0 }) {
+            layers[k] = try specs[k].makeLayer(
+                inputShape: layers[k].inputShape, parameterization: parameterization.readout, path: "\(k)")
+        }
         return try Sequential(inputShape: inputShape, layers: layers, inputs: inputs.map { $0.map { $0 + 1 } })
     }
 

@@ -37,7 +37,7 @@ extension ModelSpec {
 
     static let rootFields: [String: FieldKind] = [
         "input_shape": .integerArray, "layers": .layers, "parameterization": .string, "weight_scale": .number,
-        "bias_scale": .number,
+        "bias_scale": .number, "gamma0": .number,
     ]
 
     static let batchNormFields: [String: FieldKind] = [

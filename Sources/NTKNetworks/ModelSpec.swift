@@ -10,8 +10,10 @@ import NTKLinearAlgebra
 /// ```
 ///
 /// `parameterization` is optional ("standard" by default); `weight_scale`/`bias_scale` (σ_w,
-/// σ_b, default 1) apply to "ntk". Building a network validates every shape and names the
-/// layer index and PyTorch field at fault.
+/// σ_b, default 1) apply to "ntk"; "mean_field" needs `gamma0` (γ₀ > 0) and builds the last
+/// layer with parameters as the mean-field readout (see `Parameterization.meanField`).
+/// Building a network validates every shape and names the layer index and PyTorch field at
+/// fault.
 public struct ModelSpec: Sendable, Hashable {
     public var inputShape: [Int]
     public var layers: [LayerSpec]
@@ -44,6 +46,12 @@ public struct ModelSpec: Sendable, Hashable {
             try checkOutput(layer, path: "\(pathPrefix)\(index)", typeName: spec.typeName)
             layers.append(layer)
             shape = layer.outputShape
+        }
+        // The mean-field readout: the model's last layer with parameters (top level only).
+        if pathPrefix.isEmpty, parameterization.readout != parameterization,
+            let k = layers.lastIndex(where: { $0.parameterCount > 0 }) {
+            layers[k] = try specs[k].makeLayer(
+                inputShape: layers[k].inputShape, parameterization: parameterization.readout, path: "\(k)")
         }
         return try Sequential(inputShape: inputShape, layers: layers)
     }
@@ -138,7 +146,7 @@ public struct ModelSpec: Sendable, Hashable {
 extension ModelSpec: Codable {
     enum Key: String, CodingKey {
         case inputShape = "input_shape", layers, parameterization
-        case weightScale = "weight_scale", biasScale = "bias_scale"
+        case weightScale = "weight_scale", biasScale = "bias_scale", gamma0
     }
 
     public init(from decoder: any Decoder) throws {
@@ -155,10 +163,20 @@ extension ModelSpec: Codable {
             parameterization = .ntk(
                 weightScale: try c.decodeIfPresent(Double.self, forKey: .weightScale) ?? 1,
                 biasScale: try c.decodeIfPresent(Double.self, forKey: .biasScale) ?? 1)
+        case "mean_field":
+            guard let gamma0 = try c.decodeIfPresent(Double.self, forKey: .gamma0) else {
+                throw DecodingError.keyNotFound(
+                    Key.gamma0, .init(codingPath: c.codingPath, debugDescription: "mean_field needs gamma0"))
+            }
+            guard gamma0 > 0, gamma0.isFinite else {
+                throw DecodingError.dataCorruptedError(
+                    forKey: .gamma0, in: c, debugDescription: "got \(gamma0), expected a positive finite γ₀")
+            }
+            parameterization = .meanField(gamma0: gamma0)
         case let other:
             throw DecodingError.dataCorruptedError(
                 forKey: .parameterization, in: c,
-                debugDescription: "unknown parameterization \"\(other)\"; expected \"standard\" or \"ntk\"")
+                debugDescription: "unknown parameterization \"\(other)\"; expected \"standard\", \"ntk\" or \"mean_field\"")
         }
     }
 
@@ -177,6 +195,9 @@ extension ModelSpec: Codable {
             try c.encode("ntk", forKey: .parameterization)
             try c.encode(weightScale, forKey: .weightScale)
             try c.encode(biasScale, forKey: .biasScale)
+        case let .meanField(gamma0, _):
+            try c.encode("mean_field", forKey: .parameterization)
+            try c.encode(gamma0, forKey: .gamma0)
         }
     }
 }

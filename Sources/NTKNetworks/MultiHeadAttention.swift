@@ -112,7 +112,7 @@ public struct MultiHeadAttention<Scalar: BLASScalar>: Layer {
                 UnsafeMutableBufferPointer(rebasing: parameters[outOffset..<(outOffset + D * D)]), low: -bound, high: bound)
             for j in (3 * D * D)..<outOffset { parameters[j] = 0 }
             for j in (outOffset + D * D)..<parameterCount { parameters[j] = 0 }
-        case .ntk:
+        case .ntk, .meanField:
             generator.fillGaussian(parameters)
         }
     }

@@ -8,7 +8,7 @@ public struct NTKSpectraCommand: ParsableCommand {
         commandName: "ntk-spectra",
         abstract: "Matrix-free spectra (trace, entropy, density) of the empirical neural tangent kernel.",
         subcommands: [DemoCommand.self, TrainCommand.self, EstimateCommand.self, ExactCommand.self, ValidateCommand.self,
-                      DensityCommand.self, BenchCommand.self])
+                      DensityCommand.self, BenchCommand.self, EnsembleCommand.self])
 
     public init() {}
 

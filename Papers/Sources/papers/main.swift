@@ -25,7 +25,7 @@ protocol Reproduction {
     static func run(_ options: RunOptions) throws
 }
 
-let reproductions: [any Reproduction.Type] = [CollectiveVariablesReproduction.self]
+let reproductions: [any Reproduction.Type] = [CollectiveVariablesReproduction.self, FiniteWidthFluctuationsReproduction.self]
 
 @MainActor func usage() -> String {
     "usage: papers NAME [--quick] [--part PART] [--output DIR] [--papers-dir DIR]\n  NAME: "
