@@ -15,6 +15,11 @@ struct ONNXImportTests {
 
     static let fixtures = ["mlp_dropout", "resnet_small", "densenet_block", "transformer_tiny"]
     static let files = fixtures.flatMap { [$0, $0 + "_dynamo"] }
+    /// The same modules exported at the ends of the supported opset range (13 and 20).
+    static let opsetFiles = fixtures.flatMap { name in
+        ["torchscript13", "torchscript20", "dynamo20"].filter { !(name == "transformer_tiny" && $0 == "torchscript13") }
+            .map { "opsets/\(name)_\($0)" }
+    }
 
     struct Reference {
         var parameterCount: Int
@@ -29,7 +34,8 @@ struct ONNXImportTests {
     }
 
     static func reference(_ file: String) throws -> Reference {
-        let base = file.replacingOccurrences(of: "_dynamo", with: "")
+        let name = file.split(separator: "/").last.map(String.init) ?? file
+        let base = fixtures.first { name.hasPrefix($0) } ?? name
         let json = try JSONSerialization.jsonObject(with: Data(contentsOf: fixture("\(base)_reference.json"))) as! [String: Any]
         let outputs = (json["outputs"] as! [[Double]]).flatMap { $0 }
         return Reference(
@@ -47,7 +53,7 @@ struct ONNXImportTests {
         return try Matrix(rows: n, columns: reference.inputs.values.count / n, storage: reference.inputs.values)
     }
 
-    @Test(arguments: files)
+    @Test(arguments: files + opsetFiles)
     func parametersAndOutputsMatchPyTorch(file: String) throws {
         let imported = try Self.load(file)
         let reference = try Self.reference(file)
@@ -59,7 +65,7 @@ struct ONNXImportTests {
         #expect(error <= 1e-12 * max(scale, 1), "\(file): max |Δ output| = \(error)")
     }
 
-    @Test(arguments: files)
+    @Test(arguments: files + opsetFiles)
     func exactNTKMatchesTorchFunc(file: String) throws {
         let imported = try Self.load(file)
         let reference = try Self.reference(file)

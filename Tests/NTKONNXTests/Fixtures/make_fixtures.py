@@ -247,6 +247,16 @@ def main() -> int:
                                         "ort": e.get("onnxruntime_check", {}).get("max_abs_difference"),
                                         "ort_f32": e.get("onnxruntime_check_float32_export", {}).get("max_abs_difference")}
                                      for e in record["exports"]]}
+    # The same modules at the ends of the supported opset range (13 and 20; the transformer's
+    # scaled_dot_product_attention needs opset 14), for the importer's opset tests.
+    os.makedirs(os.path.join(HERE, "opsets"), exist_ok=True)
+    for name in ("mlp_dropout", "resnet_small", "densenet_block", "transformer_tiny"):
+        for exporter, opset in (("torchscript", 13), ("torchscript", 20), ("dynamo", 20)):
+            if name == "transformer_tiny" and opset < 14:
+                continue
+            module, x = build(name)
+            ox.export_onnx(module, x, os.path.join(HERE, "opsets", f"{name}_{exporter}{opset}.onnx"),
+                           exporter=exporter, opset=opset, dtype="float64")
     summary["untie_check"] = untie_check()
     print(json.dumps(summary, indent=1))
     return 0
