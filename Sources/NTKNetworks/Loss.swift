@@ -16,6 +16,13 @@ import NTKLinearAlgebra
 ///   ∂L/∂f_ic = (softmax(fᵢ)_c · Σ_c' y_ic' − y_ic)/b, which is (p − y)/b for rows summing to 1.
 ///   log-softmax is evaluated as f_c − m − log Σ exp(f_c' − m) with m = max_c f_c (log-sum-exp),
 ///   so no exponential overflows.
+/// - `.groupedSoftmaxCrossEntropy(classes: C)`: the k outputs of an example are k/C consecutive
+///   groups of C logits (the nodes of a graph given as one example, as `Network.gcnNodeModel`
+///   outputs them; or tokens), each with its own softmax; a group whose targets are all zero is
+///   unlabeled and contributes nothing (the training mask of semi-supervised node
+///   classification). L = −(1/G) Σ_{labeled groups g} Σ_c y_gc log softmax(f_g)_c with G the
+///   number of labeled groups in the batch (PyTorch's `cross_entropy` on the [nodes, C] logits
+///   of the masked nodes, mean reduction), ∂L/∂f_gc = (softmax(f_g)_c · Σ_c' y_gc' − y_gc)/G.
 ///
 /// Values and reductions are accumulated in Double; the cotangent is written in `Scalar`.
 ///
@@ -23,6 +30,7 @@ import NTKLinearAlgebra
 public enum Loss: Sendable, Hashable, CustomStringConvertible {
     case meanSquaredError(reduction: SquaredErrorReduction = .halfSquaredNorm)
     case softmaxCrossEntropy
+    case groupedSoftmaxCrossEntropy(classes: Int)
 
     /// How squared errors are reduced over a batch (see `Loss`).
     public enum SquaredErrorReduction: String, Sendable, Hashable, CaseIterable {
@@ -36,13 +44,22 @@ public enum Loss: Sendable, Hashable, CustomStringConvertible {
         switch self {
         case let .meanSquaredError(reduction): return "mean squared error (\(reduction.rawValue))"
         case .softmaxCrossEntropy: return "softmax cross-entropy"
+        case let .groupedSoftmaxCrossEntropy(classes): return "softmax cross-entropy per group of \(classes) outputs"
         }
     }
 
     /// Whether the loss treats outputs as class logits (so accuracy is meaningful).
     public var isClassification: Bool {
-        if case .softmaxCrossEntropy = self { return true }
-        return false
+        switch self {
+        case .softmaxCrossEntropy, .groupedSoftmaxCrossEntropy: return true
+        case .meanSquaredError: return false
+        }
+    }
+
+    /// The outputs per softmax group: C for `.groupedSoftmaxCrossEntropy(classes: C)`, nil otherwise.
+    public var groupSize: Int? {
+        if case let .groupedSoftmaxCrossEntropy(classes) = self { return classes }
+        return nil
     }
 
     /// Loss value for `batch` examples of `outputCount` outputs; if `cotangent` is given, also
@@ -72,6 +89,45 @@ public enum Loss: Sendable, Hashable, CustomStringConvertible {
         try validate(targets: targets, batch: b, outputCount: k)
 
         switch self {
+        case let .groupedSoftmaxCrossEntropy(classes):
+            guard classes >= 2, k % classes == 0 else {
+                throw TrainingError.shapeMismatch(
+                    name: "grouped cross-entropy outputs", got: "\(k) outputs per example",
+                    expected: "a multiple of classes = \(classes) ≥ 2")
+            }
+            let groups = count / classes
+            var labeled = 0
+            for g in 0..<groups {
+                var mass = 0.0
+                for c in 0..<classes { mass += Double(targets[g * classes + c]) }
+                if mass > 0 { labeled += 1 }
+            }
+            let inverse = 1 / Double(max(labeled, 1))
+            var total = 0.0
+            for g in 0..<groups {
+                let row = g * classes
+                var targetMass = 0.0
+                for c in 0..<classes { targetMass += Double(targets[row + c]) }
+                guard targetMass > 0 else {
+                    if let cotangent { for c in 0..<classes { cotangent[row + c] = 0 } }
+                    continue
+                }
+                var m = outputs[row]
+                for c in 1..<classes { m = max(m, outputs[row + c]) }
+                var sum = 0.0
+                for c in 0..<classes { sum += Double(Scalar.exp(outputs[row + c] - m)) }
+                let logSum = Double.log(sum)
+                for c in 0..<classes {
+                    let y = Double(targets[row + c])
+                    if y != 0 { total += y * (Double(m) - Double(outputs[row + c]) + logSum) }
+                    if let cotangent {
+                        let p = Double(Scalar.exp(outputs[row + c] - m)) / sum
+                        cotangent[row + c] = Scalar((p * targetMass - y) * inverse)
+                    }
+                }
+            }
+            return total * inverse
+
         case let .meanSquaredError(reduction):
             // L = c·Σ (f − y)², ∂L/∂f = 2c (f − y).
             let c = reduction == .mean ? 1 / Double(count) : 1 / (2 * Double(b))

@@ -6,7 +6,9 @@ extension Trainer {
     ///
     /// Accuracy (argmax of the outputs = argmax of the targets) is reported when k ≥ 2 and
     /// the targets are classification targets: the loss is softmax cross-entropy, or every
-    /// target row is one-hot (one entry 1, the others 0, e.g. MSE on one-hot labels).
+    /// target row is one-hot (one entry 1, the others 0, e.g. MSE on one-hot labels). With
+    /// `.groupedSoftmaxCrossEntropy(classes: C)` it is the fraction of labeled groups (nodes)
+    /// whose output argmax equals the target argmax, over the groups with nonzero targets.
     ///
     /// - Parameter loss: the loss to report; nil uses the trainer's `loss`.
     /// - Complexity: one forward pass per batch; O(batch activations) memory.
@@ -23,8 +25,9 @@ extension Trainer {
         let n = inputs.rows, inputSize = network.inputSize, k = network.outputCount
         let batch = min(batchSize, n)
         let cache = network.makeForwardCache(capacity: batch)
+        let group = loss.groupSize ?? k
         let measureAccuracy = k >= 2 && (loss.isClassification || Self.isOneHot(targets))
-        var lossSum = 0.0, correct = 0, passes = 0
+        var lossSum = 0.0, correct = 0, passes = 0, labeled = 0
         try inputs.storage.withUnsafeBufferPointer { x in
             try targets.storage.withUnsafeBufferPointer { y in
                 var first = 0
@@ -37,8 +40,14 @@ extension Trainer {
                     let yb = UnsafeBufferPointer(rebasing: y[(first * k)..<((first + b) * k)])
                     lossSum += try loss.evaluate(outputs: f, targets: yb, batch: b, outputCount: k, cotangent: nil) * Double(b)
                     if measureAccuracy {
-                        for r in 0..<b where Self.argmax(f, row: r, width: k) == Self.argmax(yb, row: r, width: k) {
-                            correct += 1
+                        for r in 0..<(b * k / group) {
+                            if loss.groupSize != nil {
+                                var mass = 0.0
+                                for c in 0..<group { mass += Double(yb[r * group + c]) }
+                                if mass <= 0 { continue }
+                            }
+                            labeled += 1
+                            if Self.argmax(f, row: r, width: group) == Self.argmax(yb, row: r, width: group) { correct += 1 }
                         }
                     }
                     passes += 1
@@ -47,7 +56,7 @@ extension Trainer {
             }
         }
         return Evaluation(
-            loss: lossSum / Double(n), accuracy: measureAccuracy ? Double(correct) / Double(n) : nil, examples: n,
+            loss: lossSum / Double(n), accuracy: measureAccuracy ? Double(correct) / Double(max(labeled, 1)) : nil, examples: n,
             forwardPasses: passes, seconds: Self.seconds(clock.now - start))
     }
 

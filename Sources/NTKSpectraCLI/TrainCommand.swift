@@ -10,10 +10,13 @@ import NTKSpectra
 /// `ntk-spectra train`: train a network and record the NTK's collective variables.
 public struct TrainCommand: ParsableCommand {
     public enum DatasetName: String, ExpressibleByArgument, CaseIterable {
-        case digits, moons, spirals, teacher, sinusoid, npy
+        case digits, moons, spirals, teacher, sinusoid, npy, karate, sbm
         case fashionMNIST = "fashion-mnist"
+
+        /// Node-classification sets: one graph, trained as one example by `--family gcn`.
+        var isGraph: Bool { self == .karate || self == .sbm }
     }
-    public enum Family: String, ExpressibleByArgument, CaseIterable { case mlp, cnn, resnet }
+    public enum Family: String, ExpressibleByArgument, CaseIterable { case mlp, cnn, resnet, transformer, autoencoder, gcn }
     public enum OptimizerName: String, ExpressibleByArgument, CaseIterable { case sgd, adam }
     public enum LossName: String, ExpressibleByArgument, CaseIterable { case mse, crossEntropy = "cross-entropy" }
 
@@ -23,14 +26,16 @@ public struct TrainCommand: ParsableCommand {
 
     @Option(name: .long, help: "Model spec (JSON) or ONNX file exported from PyTorch; overrides --family.")
     public var model: String?
-    @Option(name: .long, help: "Built-in family when no --model: mlp, cnn (digits as 1×8×8 images), resnet.")
+    @Option(name: .long, help: "Built-in family when no --model: mlp, cnn (digits as 1×8×8 images), resnet, transformer (an image's rows as tokens; other inputs one token), autoencoder (reconstructs the inputs, MSE), gcn (node classification on --dataset karate or sbm: the whole graph one example, per-node logits, cross-entropy per node on the training nodes).")
     public var family: Family = .mlp
-    @Option(name: .long, parsing: .upToNextOption, help: "Hidden widths (mlp) or channels (cnn/resnet: first value).")
+    @Option(name: .long, parsing: .upToNextOption, help: "Hidden widths (mlp, gcn), channels (cnn; resnet: first value), embedding width D per block (transformer: one value per pre-LN block, all equal), or encoder widths then the bottleneck (autoencoder).")
     public var hidden: [Int] = [128, 128]
+    @Option(name: .long, help: "Attention heads of --family transformer (must divide D; feed-forward width 2·D).")
+    public var heads: Int = 2
     @Option(name: .long, help: "Activation of the built-in family.")
     public var activation: String = "tanh"
 
-    @Option(name: .long, help: "Data set: digits (embedded), moons, spirals, teacher, sinusoid, npy, fashion-mnist (Debian's dataset-fashion-mnist package: training split).")
+    @Option(name: .long, help: "Data set: digits (embedded), moons, spirals, teacher, sinusoid, npy, fashion-mnist (Debian's dataset-fashion-mnist package: training split), karate (Zachary's karate club, 34 nodes) or sbm (stochastic block model, 4 × 50 nodes; --samples sets the nodes) with --family gcn.")
     public var dataset: DatasetName = .digits
     @Option(name: .long, help: "With --dataset npy: inputs .npy [n, ...].")
     public var inputs: String?
@@ -111,6 +116,26 @@ public struct TrainCommand: ParsableCommand {
             throw ValidationError("--dataset npy needs --inputs and --targets")
         }
         guard !hidden.isEmpty, hidden.allSatisfy({ $0 >= 1 }) else { throw ValidationError("--hidden needs positive widths") }
+        if model == nil {
+            if (family == .gcn) != dataset.isGraph {
+                throw ValidationError(family == .gcn ? "--family gcn needs a graph data set: --dataset karate or sbm"
+                                                     : "--dataset \(dataset.rawValue) is a graph: use --family gcn")
+            }
+            if family == .gcn, loss != .crossEntropy {
+                throw ValidationError("--family gcn trains node classification: use --loss cross-entropy (per node, training nodes only)")
+            }
+            if family == .autoencoder, loss != .mse { throw ValidationError("--family autoencoder reconstructs its inputs: use --loss mse") }
+            if family == .autoencoder, hidden.count < 2 {
+                throw ValidationError("--family autoencoder needs encoder widths then the bottleneck, e.g. --hidden 64 16")
+            }
+            if family == .transformer {
+                guard heads >= 1, hidden[0] % heads == 0, Set(hidden).count == 1 else {
+                    throw ValidationError("--family transformer needs one width D for all blocks divisible by --heads \(heads), got --hidden \(hidden.map(String.init).joined(separator: " "))")
+                }
+            }
+        } else if dataset.isGraph {
+            throw ValidationError("--dataset \(dataset.rawValue) is a graph: use --family gcn (not --model)")
+        }
     }
 
     func data() throws -> Dataset<Double> {
@@ -126,6 +151,12 @@ public struct TrainCommand: ParsableCommand {
         case .teacher: return try SyntheticDatasets.teacherStudent(count: samples ?? 1000, inputSize: 16, outputSize: 1, seed: seed)
         case .sinusoid: return try SyntheticDatasets.sinusoid(count: samples ?? 1000, seed: seed)
         case .fashionMNIST: return try DebianDatasets.fashionMNIST(split: .train, limit: samples, as: Double.self)
+        case .karate: return try EmbeddedDatasets.karateClub(as: Double.self)
+        case .sbm:
+            let nodes = samples ?? 200
+            return try SyntheticDatasets.stochasticBlockModel(
+                communitySizes: (0..<4).map { nodes / 4 + ($0 < nodes % 4 ? 1 : 0) }, pIn: 0.1, pOut: 0.01, featureSize: 16,
+                seed: seed, as: Double.self)
         case .npy:
             return try DatasetLoaders.npy(inputs: URL(fileURLWithPath: inputs!), labels: nil,
                                           targets: URL(fileURLWithPath: targets!), classCount: nil, name: "npy", as: Double.self)
@@ -159,7 +190,57 @@ public struct TrainCommand: ParsableCommand {
             return try ModelSpec.resnet(inputShape: data.inputShape.count == 3 ? data.inputShape : [1, 8, 8],
                                         width: hidden[0], blocks: max(1, hidden.count), outputSize: k, activation: act)
                 .makeNetwork(Double.self, seed: seed)
+        case .transformer:
+            let (tokens, features) = Self.tokens(data.inputShape, inputSize: data.inputSize)
+            return try Network<Double>.transformerEncoder(
+                sequenceLength: tokens, tokenFeatures: features, embedDimension: hidden[0], headCount: heads,
+                feedForwardDimension: 2 * hidden[0], blockCount: hidden.count, outputSize: k, seed: seed)
+        case .autoencoder:
+            return try ModelSpec.autoencoder(inputSize: data.inputSize, encoderSizes: Array(hidden.dropLast()),
+                                             bottleneck: hidden.last!, activation: act).makeNetwork(Double.self, seed: seed)
+        case .gcn:
+            guard let graph = data.graph, let classes = data.classCount else {
+                throw CLIError.failed("--family gcn: data set \(data.name) has no graph or no classes")
+            }
+            // `data` is the node set (one example per node); the network reads the whole graph.
+            return try Network<Double>.gcnNodeModel(
+                nodes: graph.nodeCount, edges: graph.edges.map { ($0.source, $0.target) }, inputFeatures: data.inputSize,
+                hiddenSizes: hidden, classes: classes, activation: act, seed: seed)
         }
+    }
+
+    /// How `--family transformer` reads an example as tokens: a [1, H, W] image as H row
+    /// tokens of W pixels; a 64-feature example (digits) as 8 × 8; anything else as one token.
+    static func tokens(_ shape: [Int], inputSize: Int) -> (tokens: Int, features: Int) {
+        if shape.count == 3, shape[0] == 1 { return (shape[1], shape[2]) }
+        if shape.count == 2 { return (shape[0], shape[1]) }
+        if inputSize == 64 { return (8, 8) }
+        return (1, inputSize)
+    }
+
+    /// A node-classification set as `--family gcn` trains it: the whole graph one example
+    /// (inputs [1, nodes·features]) with per-node one-hot targets [1, nodes·classes]; the nodes
+    /// split 80/20 by `seed` into training nodes (targets of the training example) and held-out
+    /// nodes (targets of the test example), the other nodes' targets zero, which
+    /// `Loss.groupedSoftmaxCrossEntropy` reads as unlabeled.
+    static func graphExamples(_ data: Dataset<Double>, seed: UInt64) throws -> (train: Dataset<Double>, test: Dataset<Double>) {
+        guard let labels = data.labels, let classes = data.classCount, let graph = data.graph else {
+            throw CLIError.failed("data set \(data.name) is not a labelled graph")
+        }
+        let n = data.count
+        var order = Array(0..<n)
+        var generator = SeededGenerator(seed: seed)
+        order.shuffle(using: &generator)
+        let trainNodes = Set(order.prefix(max(1, (n * 4) / 5)))
+        var trainTargets = Matrix<Double>(rows: 1, columns: n * classes), testTargets = Matrix<Double>(rows: 1, columns: n * classes)
+        for i in 0..<n {
+            if trainNodes.contains(i) { trainTargets.storage[i * classes + labels[i]] = 1 } else { testTargets.storage[i * classes + labels[i]] = 1 }
+        }
+        guard graph.nodeCount == n else { throw CLIError.failed("data set \(data.name): graph of \(graph.nodeCount) nodes for \(n) examples") }
+        let x = try Matrix(rows: 1, columns: n * data.inputSize, storage: data.inputs.storage)
+        let shape = [n, data.inputSize]
+        return (try Dataset(name: data.name + "-train-nodes", inputs: x, inputShape: shape, targets: trainTargets),
+                try Dataset(name: data.name + "-test-nodes", inputs: x, inputShape: shape, targets: testTargets))
     }
 
     /// The options a resumed run must share with the run that wrote the checkpoint (not
@@ -177,6 +258,7 @@ public struct TrainCommand: ParsableCommand {
         } else {
             f["family"] = family.rawValue
             f["hidden"] = hidden.map(String.init).joined(separator: " ")
+            if family == .transformer { f["heads"] = "\(heads)" }
             f["activation"] = activation
         }
         if dataset == .npy {
@@ -213,17 +295,22 @@ public struct TrainCommand: ParsableCommand {
         // process-wide, so each side gets cores/2 (at least one).
         let blasThreads = monitorAsync ? max(1, cores / 2) : cores
         try BLASThreads.set(blasThreads)
-        let all = try data()
-        let (train, test) = try all.split(trainFraction: 0.8, seed: seed)
-        var network = try network(for: all)
-        guard network.inputSize == all.inputSize, network.outputCount == all.outputSize else {
-            throw CLIError.invalidOption("model", "input size \(all.inputSize) and \(all.outputSize) outputs for data set \(dataset.rawValue), the model has \(network.inputSize) and \(network.outputCount)")
+        var all = try data()
+        if family == .autoencoder, model == nil {
+            all = try Dataset(name: all.name + "-reconstruction", inputs: all.inputs, inputShape: all.inputShape, targets: all.inputs)
         }
-        guard monitorExamples <= test.count else {
+        let graphTask = family == .gcn && model == nil
+        let (train, test) = graphTask ? try Self.graphExamples(all, seed: seed) : try all.split(trainFraction: 0.8, seed: seed)
+        var network = try network(for: all)
+        guard network.inputSize == train.inputSize, network.outputCount == train.outputSize else {
+            throw CLIError.invalidOption("model", "input size \(train.inputSize) and \(train.outputSize) outputs for data set \(dataset.rawValue), the model has \(network.inputSize) and \(network.outputCount)")
+        }
+        guard graphTask || monitorExamples <= test.count else {
             throw CLIError.invalidOption(
                 "--monitor-examples", "at most the \(test.count) held-out examples of \(all.name) (20% of \(all.count)), got \(monitorExamples)")
         }
-        let probes = try test.subset(Array(0..<monitorExamples))
+        // A graph task monitors the NTK of its one example, the whole graph (k = nodes·classes).
+        let probes = graphTask ? test : try test.subset(Array(0..<monitorExamples))
         let monitorEvery = self.monitorEvery ?? (monitorOverhead == nil ? 20 : 1)
         let directory = URL(fileURLWithPath: output)
         var config = SpectralMonitor<Double>.Configuration()
@@ -263,7 +350,8 @@ public struct TrainCommand: ParsableCommand {
         }
         let checkpointEvery = self.checkpointEvery ?? (monitorOverhead == nil ? monitorEvery : 100)
         let writer = try CheckpointWriter<Double>(url: checkpointURL, every: checkpointEvery, metadata: fingerprint)
-        let lossFunction: Loss = loss == .mse ? .meanSquaredError() : .softmaxCrossEntropy
+        let lossFunction: Loss = loss == .mse ? .meanSquaredError()
+            : graphTask ? .groupedSoftmaxCrossEntropy(classes: all.classCount ?? 2) : .softmaxCrossEntropy
         let steps = epochs * ((train.count + batchSize - 1) / batchSize)
         let from = checkpoint.map { ", resuming at step \($0.step)" } ?? ""
         progress("train: \(all.name) \(train.count)/\(test.count), P = \(network.parameterCount), \(steps) steps\(from), monitor every \(monitorEvery) on \(probes.count) inputs, checkpoint every \(checkpointEvery)")

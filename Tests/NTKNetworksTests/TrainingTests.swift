@@ -1,3 +1,4 @@
+import Foundation
 import NTKLinearAlgebra
 import Testing
 
@@ -548,5 +549,71 @@ import Testing
         let finite = network.parameters.allSatisfy { $0.isFinite }
         #expect(finite)
         #expect(network.parameters != initial)
+    }
+}
+
+/// `Loss.groupedSoftmaxCrossEntropy`: per-group (per-node) softmax cross-entropy with
+/// zero-target groups as unlabeled, checked against the plain loss on the labeled groups as rows.
+@Suite struct GroupedCrossEntropyTests {
+    /// 2 examples × 3 groups × 4 classes; group 1 of example 0 and group 2 of example 1 unlabeled.
+    static func batch() throws -> (f: Matrix<Double>, y: Matrix<Double>) {
+        var random = SeededGenerator(seed: 11)
+        var f = Matrix<Double>(rows: 2, columns: 12)
+        for i in f.storage.indices { f.storage[i] = 3 * random.nextGaussian() }
+        var y = Matrix<Double>(rows: 2, columns: 12)
+        for (group, label) in [(0, 2), (2, 0), (3, 1), (4, 3)] { y.storage[group * 4 + label] = 1 }
+        return (f, y)
+    }
+
+    @Test func equalsTheRowLossOnTheLabeledGroups() throws {
+        let (f, y) = try Self.batch()
+        let grouped = try Loss.groupedSoftmaxCrossEntropy(classes: 4).evaluate(outputs: f, targets: y)
+        // The labeled groups 0, 2, 3, 4 as rows of a [4, 4] batch.
+        let labeled = [0, 2, 3, 4]
+        let rows = try Matrix(rows: 4, columns: 4, storage: labeled.flatMap { g in (0..<4).map { f.storage[g * 4 + $0] } })
+        let targets = try Matrix(rows: 4, columns: 4, storage: labeled.flatMap { g in (0..<4).map { y.storage[g * 4 + $0] } })
+        let plain = try Loss.softmaxCrossEntropy.evaluate(outputs: rows, targets: targets)
+        #expect(abs(grouped.value - plain.value) <= 1e-14 * plain.value)
+        for (r, g) in labeled.enumerated() {
+            for c in 0..<4 { #expect(abs(grouped.cotangent.storage[g * 4 + c] - plain.cotangent[r, c]) <= 1e-15) }
+        }
+        for g in [1, 5] { for c in 0..<4 { #expect(grouped.cotangent.storage[g * 4 + c] == 0) } }
+    }
+
+    @Test func cotangentIsTheDerivative() throws {
+        let (f, y) = try Self.batch()
+        let loss = Loss.groupedSoftmaxCrossEntropy(classes: 4)
+        let g = try loss.evaluate(outputs: f, targets: y).cotangent
+        let h = 1e-6
+        for i in f.storage.indices {
+            var plus = f, minus = f
+            plus.storage[i] += h
+            minus.storage[i] -= h
+            let fd = (try loss.value(outputs: plus, targets: y) - loss.value(outputs: minus, targets: y)) / (2 * h)
+            #expect(abs(fd - g.storage[i]) <= 1e-8, "output \(i): \(fd) vs \(g.storage[i])")
+        }
+    }
+
+    @Test func rejectsOutputsNotAMultipleOfTheClasses() throws {
+        let f = Matrix<Double>(rows: 1, columns: 7), y = Matrix<Double>(rows: 1, columns: 7)
+        #expect(throws: TrainingError.self) { try Loss.groupedSoftmaxCrossEntropy(classes: 2).evaluate(outputs: f, targets: y) }
+        #expect(throws: TrainingError.self) { try Loss.groupedSoftmaxCrossEntropy(classes: 1).evaluate(outputs: f, targets: y) }
+    }
+
+    /// Accuracy counts labeled groups: a network whose output equals its (graph) input
+    /// (a Linear layer with W = I, b = 0).
+    @Test func evaluationCountsLabeledGroups() throws {
+        var network: Network<Double> = try .mlp(inputSize: 6, hiddenSizes: [], outputSize: 6)
+        #expect(network.parameterCount == 42)
+        network.parameters = (0..<42).map { $0 < 36 && $0 / 6 == $0 % 6 ? 1 : 0 }
+        // 3 groups of 2 classes: group 0 right (label 1), group 1 unlabeled, group 2 wrong (label 0).
+        let x = try Matrix(rows: 1, columns: 6, storage: [0, 1, 5, -5, 2, 3])
+        let y = try Matrix(rows: 1, columns: 6, storage: [0, 1, 0, 0, 1, 0])
+        let trainer = Trainer(epochs: 1, batchSize: 1, loss: .groupedSoftmaxCrossEntropy(classes: 2),
+                              optimizer: SGD<Double>(learningRate: 0.1))
+        let evaluation = try trainer.evaluate(network: network, inputs: x, targets: y)
+        #expect(evaluation.accuracy == 0.5)
+        let expected = (log(1 + exp(-1.0)) + log(1 + exp(1.0))) / 2
+        #expect(abs(evaluation.loss - expected) <= 1e-14)
     }
 }

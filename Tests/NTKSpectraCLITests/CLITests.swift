@@ -152,6 +152,52 @@ struct CLITests {
         #expect(result.stderr.contains(option), "\(result.stderr)")
     }
 
+    /// `train --family transformer|autoencoder|gcn`: each trains and records the NTK of its
+    /// probes — digits as 8 row tokens, the digits reconstructed (k = 64), the karate club as one
+    /// graph example with per-node logits (k = 34 · 2).
+    @Test(arguments: [
+        (["--family", "transformer", "--dataset", "digits", "--hidden", "8", "--heads", "2", "--loss", "cross-entropy",
+          "--batch-size", "256", "--epochs", "1", "--monitor-examples", "4"], 40),
+        (["--family", "autoencoder", "--dataset", "digits", "--hidden", "16", "4", "--loss", "mse", "--batch-size", "256",
+          "--epochs", "1", "--monitor-examples", "3"], 192),
+        (["--family", "gcn", "--dataset", "karate", "--hidden", "8", "--loss", "cross-entropy", "--epochs", "6",
+          "--lr", "0.01", "--optimizer", "adam"], 68),
+    ])
+    func trainsTheTransformerAutoencoderAndGCNFamilies(options: [String], dimension: Int) throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ntk-family-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let result = try Self.run(["train"] + options + ["--monitor-every", "3", "--monitor-matvecs", "300",
+                                                         "--output", directory.path])
+        #expect(result.code == 0, "\(result.stderr)")
+        let records = try JSONLinesWriterReader.records(directory.appendingPathComponent("records.jsonl"))
+        #expect(records.count >= 2)
+        for r in records {
+            #expect(r["dimension"] as? Int == dimension)
+            let entropy = try #require(r["entropy"] as? Double)
+            #expect(entropy > 0 && entropy <= log(Double(dimension)) + 1e-9)
+        }
+        let summary = try #require((try JSONSerialization.jsonObject(with: Data(result.stdout.utf8))) as? [String: Any])
+        if options.contains("gcn") {
+            // Accuracy over the held-out nodes (20 % of 34), not over the one graph example.
+            let accuracy = try #require(summary["test_accuracy"] as? Double)
+            #expect((accuracy * 7).rounded() == accuracy * 7)
+        }
+    }
+
+    @Test(arguments: [
+        (["train", "--family", "gcn", "--dataset", "moons", "--loss", "cross-entropy"], "--dataset karate or sbm"),
+        (["train", "--family", "mlp", "--dataset", "karate"], "--family gcn"),
+        (["train", "--family", "gcn", "--dataset", "karate", "--loss", "mse"], "--loss cross-entropy"),
+        (["train", "--family", "autoencoder", "--hidden", "8", "4", "--loss", "cross-entropy"], "--loss mse"),
+        (["train", "--family", "autoencoder", "--hidden", "8", "--loss", "mse"], "bottleneck"),
+        (["train", "--family", "transformer", "--hidden", "6", "--heads", "4"], "--heads 4"),
+    ])
+    func familyOptionsAreValidated(arguments: [String], message: String) throws {
+        let result = try Self.run(arguments)
+        #expect(result.code != 0 && result.stdout.isEmpty)
+        #expect(result.stderr.contains(message), "\(result.stderr)")
+    }
+
     /// `density` on every route: the density integrates to 1 and the JSON names the route; the
     /// dense route's SLQ-method density is the exact spectrum smoothed, whose mean equals tr K / N.
     @Test(arguments: ["dense", "kernel-lanczos", "matrix-free"], ["slq", "kpm"])

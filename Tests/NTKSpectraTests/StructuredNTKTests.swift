@@ -90,6 +90,25 @@ struct StructuredNTKTests {
         }
     }
 
+    /// A 2-block transformer has more than `maximumVJPRouteLayers` layers without a per-example
+    /// rule (positional embedding, two encoder blocks): its diagonal comes from chunked full VJPs.
+    @Test(arguments: [KernelKind.full, .traced])
+    func chunkedDiagonalForManyLayersWithoutARule(kind: KernelKind) throws {
+        let net = try Network<Double>.transformerEncoder(
+            sequenceLength: 3, tokenFeatures: 2, embedDimension: 4, headCount: 2, feedForwardDimension: 5, blockCount: 2,
+            outputSize: 2, seed: 3)
+        let x: Matrix<Double> = try EmpiricalNTKTests.inputs(7, net.inputSize, seed: 8)
+        let reference = try EmpiricalNTKTests.referenceKernel(net, x, kind)
+        let op = try StructuredNTK(network: net, inputs: x, kind: kind, batchSize: 4)
+        #expect(op.layerIndices.filter { net.weightLinear($0) == nil }.count > StructuredNTK<Double>.maximumVJPRouteLayers)
+        let diagonal = try op.exactDiagonal()
+        #expect(diagonal.count == reference.rows)
+        for i in 0..<diagonal.count {
+            #expect(abs(diagonal[i] - reference[i, i]) <= Double(reference.rows) * 1e-13 * max(reference[i, i], 1e-300), "entry \(i)")
+        }
+        #expect(op.cost.vjpCalls >= 1 && op.cost.dataPasses >= 1)
+    }
+
     @Test(arguments: [KernelKind.full, .traced], [0, 1, 2, 4, 6, 7, 12])
     func structuredExactKernelEqualsExactNTK(kind: KernelKind, which: Int) throws {
         let net: Network<Double> = try Self.models[which].1.makeNetwork(seed: 5)
