@@ -8,7 +8,8 @@ import NTKSpectra
 /// On one rank it is `ExactNTK` (LAPACK), unchanged.
 ///
 /// **Formation (Jacobian rows exchanged).** Rank r materializes its shard's Jacobian J_r
-/// (`ExactNTK.jacobian`: P identity tangents, N_r × P with rows (i, c) example-major). For the
+/// (`Network.jacobian`: per example one forward pass and one VJP with the k identity cotangents,
+/// N_r × P with rows (i, c) example-major). For the
 /// traced kernel K̄[i, j] = Σ_c J_(i,c)·J_(j,c), the same storage read as N_r × (k·P) (row i the
 /// concatenation of its k output rows), so both kernels are K = J Jᵀ with rows of width W
 /// (P, or k·P). The kernel is distributed over a P_r × P_c BLACS grid (`ProcessGrid`) in square
@@ -20,10 +21,10 @@ import NTKSpectra
 /// Why Jacobian rows and not the per-layer Gram factors of `StructuredExactNTK`: the factors
 /// (signals δ and layer inputs a per example) exist only for weight-linear layers, while J_r
 /// exists for every network, and K_loc is then a single GEMM per rank whatever the layers.
-/// The price is P JVPs per batch for J_r and N·W doubles broadcast: the validation path's sizes
+/// The price is N_r·P doubles for J_r and N·W doubles broadcast: the validation path's sizes
 /// (N·P in the millions to a billion) — the matrix-free estimate is for everything larger.
 ///
-/// - Complexity: per rank, forming J_r (P/64 JVP blocks per batch of its n/R examples),
+/// - Complexity: per rank, forming J_r (n/R forward passes and k-wide VJPs),
 ///   receiving N·W doubles, 2·(N/P_r)·(N/P_c)·W flops for K_loc, and PDSYEVD's O(N³/R).
 ///   Memory per rank: J_r, one broadcast buffer of max_r N_r·W, J_rows and J_cols
 ///   ((N/P_r + N/P_c)·W), K_loc and PDSYEVD's Z (2·N²/R) and its workspace.
@@ -105,8 +106,7 @@ public struct DistributedExactNTK: Sendable {
                                         budget: memoryBudgetBytes)
             }
             guard shard.rows > 0 else { return Matrix(rows: 0, columns: width) }
-            return try ExactNTK(kind: .full, batchSize: batchSize, memoryBudgetBytes: memoryBudgetBytes)
-                .jacobian(network: network, inputs: shard).0
+            return try network.jacobian(shard)
         }
         // Rank q's rows in turn; keep those of this rank's kernel rows and columns.
         var rowsJ = [Double](repeating: 0, count: localRows * width)
