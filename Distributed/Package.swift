@@ -1,7 +1,7 @@
 // swift-tools-version: 6.1
 // NTKSpectra over MPI: data-parallel NTK products and `ntk-spectra-mpi` (run under mpirun).
 // A nested package so that the main package builds and tests on machines without Open MPI;
-// this one needs Debian's libopenmpi-dev (and openmpi-bin to run). See README.md.
+// this one needs Debian's libopenmpi-dev and libscalapack-openmpi-dev (and openmpi-bin to run). See README.md.
 import PackageDescription
 
 let package = Package(
@@ -19,9 +19,14 @@ let package = Package(
         .systemLibrary(
             name: "CMPI", pkgConfig: "ompi-c",
             providers: [.apt(["libopenmpi-dev"])]),
-        // Plain-C wrappers of the MPI calls used (Open MPI's handles are macros Swift cannot import).
-        // With CMPI, the only C in this package.
-        .target(name: "_NTKMPIShims", dependencies: ["CMPI"]),
+        // ScaLAPACK + BLACS over Open MPI (Debian: libscalapack-openmpi-dev); pkg-config
+        // "scalapack-openmpi". Only the link line: the shim declares the entry points it calls.
+        .systemLibrary(
+            name: "CScaLAPACK", pkgConfig: "scalapack-openmpi",
+            providers: [.apt(["libscalapack-openmpi-dev"])]),
+        // Plain-C wrappers of the MPI calls used (Open MPI's handles are macros Swift cannot import)
+        // and of ScaLAPACK's distributed eigensolver. With CMPI and CScaLAPACK, the only C here.
+        .target(name: "_NTKMPIShims", dependencies: ["CMPI", "CScaLAPACK"]),
         .target(
             name: "NTKDistributed",
             dependencies: [

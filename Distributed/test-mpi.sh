@@ -9,7 +9,8 @@
 # (one process) and to `mpirun -np 2 ntk-spectra-mpi estimate`; trace, entropy and the top
 # eigenvalues must agree to 1e-10 relative in double precision (1e-5 in float; the float entropy
 # within twice the single process's own change under reordered sums, when that is larger): the
-# runs differ only in the order in which the parameter block G is summed. Then a bad --inputs path, on
+# runs differ only in the order in which the parameter block G is summed. `ntk-spectra-mpi exact`
+# (ScaLAPACK) must equal `ntk-spectra exact` (LAPACK) to 1e-10. Then a bad --inputs path, on
 # every rank and on one rank only (MPMD), must end every rank non-zero within 10 s with one
 # line on stderr.
 set -euo pipefail
@@ -106,6 +107,51 @@ compare mlp-full-float    mlp full   float  1e-5  2
 compare cnn-full-double   cnn full   double 1e-10 2
 compare cnn-traced-float  cnn traced float  1e-5  2
 compare mlp-n-lt-ranks    mlp full   double 1e-10 3 --max-inputs 2   # one rank owns nothing
+
+# The distributed exact path (kernel block-cyclic from the shards' Jacobian rows, ScaLAPACK
+# pdsyevd) against `ntk-spectra exact` (LAPACK): trace, entropy and the 10 largest eigenvalues
+# to 1e-10 relative, and all eigenvalues to 1e-10 of the largest.
+# compare_exact NAME MODEL KERNEL RANKS [extra options…]
+compare_exact() {
+    local name=$1 model=$2 kernel=$3 ranks=$4
+    shift 4
+    checks=$((checks + 1))
+    local common=(--model "$model.json" --inputs "$model.npy" --kernel "$kernel" --format json "$@")
+    "$single" exact "${common[@]}" --eigenvalues-out "$name.single.npy" > "$name.single.json"
+    run_mpi -np "$ranks" "$mpi" exact "${common[@]}" "${scalapack[@]}" --eigenvalues-out "$name.mpi.npy" > "$name.mpi.json"
+    if python3 - "$name" "$ranks" <<'PY'
+import json, struct, sys
+name, ranks = sys.argv[1], int(sys.argv[2])
+def npy(path):
+    data = open(path, "rb").read()
+    start = 10 + struct.unpack("<H", data[8:10])[0]
+    return list(struct.unpack("<%dd" % ((len(data) - start) // 8), data[start:]))
+a, b = (json.load(open(name + x)) for x in (".single.json", ".mpi.json"))
+ea, eb = npy(name + ".single.npy"), npy(name + ".mpi.npy")
+def rel(x, y): return abs(x - y) / max(abs(x), 1e-300)
+assert len(ea) == len(eb) == a["dimension"] == b["dimension"], "eigenvalue counts differ"
+worst = {"trace": rel(a["trace"], b["trace"]), "entropy": rel(a["entropy"], b["entropy"]),
+         "top10": max(rel(x, y) for x, y in zip(ea[-10:], eb[-10:])),
+         "all/max": max(abs(x - y) for x, y in zip(ea, eb)) / max(ea)}
+distributed = b["route"] == "distributed_jacobian_rows" and b["eigensolver"] == "pdsyevd"
+ok = all(v <= 1e-10 for v in worst.values()) and b["ranks"] == ranks and (distributed or ranks == 1)
+print("test-mpi: %-18s %s  %s  (LAPACK %s vs %s on a %s grid, %.0f kB broadcast)" % (
+    name, "ok  " if ok else "FAIL", "  ".join("%s %.1e" % kv for kv in worst.items()), a["eigensolver"],
+    b["eigensolver"], "×".join(map(str, b["process_grid"])), b["broadcast_bytes"] / 1e3))
+sys.exit(0 if ok else 1)
+PY
+    then :; else failures=$((failures + 1)); fi
+}
+
+scalapack=()
+compare_exact exact-mlp-full      mlp full   2
+compare_exact exact-mlp-traced    mlp traced 2
+scalapack=(--scalapack-block-size 8)            # 14 blocks of 8 over the 1×2 grid
+compare_exact exact-mlp-full-nb8  mlp full   2
+compare_exact exact-cnn-full-2x2  cnn full   4   # a 2×2 grid, blocks of 8
+compare_exact exact-cnn-traced    cnn traced 3   # 1×3, 21 rows in blocks of 8
+scalapack=()
+compare_exact exact-mlp-n-lt-r    mlp full   3 --max-inputs 2   # one rank owns nothing
 
 # A bad input file ends every rank: each rank's exit status is recorded by a wrapper shell.
 # expect_failure NAME -- mpirun arguments…

@@ -15,6 +15,8 @@ public struct CollectiveStatistics: Sendable, Hashable {
     public var allgatherBytes = 0
     public var allgatherSeconds = 0.0
     public var broadcastCount = 0
+    public var broadcastBytes = 0
+    public var broadcastSeconds = 0.0
     public init() {}
 }
 
@@ -88,6 +90,19 @@ extension Collectives {
         throw DistributedError.rankFailed(rank: Int(from[0]), message: try broadcast(message, root: failed))
     }
 
+    /// `values` from `root` to every rank, in broadcasts of at most 2^27 doubles (1 GiB: MPI
+    /// counts are C ints).
+    public func broadcast(_ values: UnsafeMutableBufferPointer<Double>, root: Int) throws {
+        let chunk = 1 << 27
+        var first = 0
+        while first < values.count {
+            let count = Swift.min(chunk, values.count - first)
+            try broadcast(UnsafeMutableRawBufferPointer(UnsafeMutableBufferPointer(rebasing: values[first..<(first + count)])),
+                          root: root)
+            first += count
+        }
+    }
+
     /// A string from `root` (its length first, then its UTF-8 bytes).
     public func broadcast(_ text: String, root: Int) throws -> String {
         var bytes = Array(text.utf8)
@@ -146,6 +161,7 @@ public final class SingleProcess: Collectives {
     }
     public func broadcast(_ bytes: UnsafeMutableRawBufferPointer, root: Int) throws {
         statistics.broadcastCount += 1
+        statistics.broadcastBytes += bytes.count
     }
     public func barrier() throws {}
 }

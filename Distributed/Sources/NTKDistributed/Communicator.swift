@@ -135,9 +135,12 @@ public final class Communicator: Collectives, @unchecked Sendable {
         try enter("MPI_Bcast")
         guard (0..<size).contains(root) else { throw DistributedError.shapeMismatch("broadcast root \(root) of \(size) ranks") }
         guard bytes.count > 0 else { return }
-        try Self.check(ntk_mpi_bcast_bytes(bytes.baseAddress!, try Self.cInt(bytes.count, "broadcast bytes"), Int32(root)),
-                       "MPI_Bcast")
+        let count = try Self.cInt(bytes.count, "broadcast bytes")
+        statistics.broadcastSeconds += try timed {
+            try Self.check(ntk_mpi_bcast_bytes(bytes.baseAddress!, count, Int32(root)), "MPI_Bcast")
+        }
         statistics.broadcastCount += 1
+        statistics.broadcastBytes += bytes.count
     }
 
     public func barrier() throws {

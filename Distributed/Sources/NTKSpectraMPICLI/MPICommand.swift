@@ -5,13 +5,14 @@ import NTKSpectraCLI
 
 /// `ntk-spectra-mpi`: the `--distributed` commands of ntk-spectra, run under mpirun
 /// (`mpirun -np R ntk-spectra-mpi estimate …`). Options are those of `ntk-spectra estimate` /
-/// `validate`; the route is always matrix-free with the JVP∘VJP product, data-parallel over
-/// the ranks (`DistributedNTK`).
+/// `exact` / `validate`; the estimate is always matrix-free with the JVP∘VJP product,
+/// data-parallel over the ranks (`DistributedNTK`); `exact` forms the dense kernel
+/// block-cyclically and eigensolves it with ScaLAPACK (`DistributedExactNTK`).
 public struct NTKSpectraMPICommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "ntk-spectra-mpi",
         abstract: "Data-parallel NTK spectra over MPI (run under mpirun; options as ntk-spectra's).",
-        subcommands: [DistributedEstimateCommand.self, DistributedValidateCommand.self])
+        subcommands: [DistributedEstimateCommand.self, DistributedExactCommand.self, DistributedValidateCommand.self])
 
     public init() {}
 
