@@ -28,23 +28,10 @@ struct NodeEvaluation {
         return ints
     }
 
-    func intAttribute(_ name: String, default value: Int) throws(ONNXError) -> Int {
-        guard let attribute = node.attributes[name] else { return value }
-        guard let v = attribute.int else { throw .invalidAttribute(node: node.label, attribute: name, message: "expected an INT") }
-        guard let n = Int(exactly: v) else { throw .invalidAttribute(node: node.label, attribute: name, message: "\(v) is out of range") }
-        return n
-    }
-
-    func intsAttribute(_ name: String) throws(ONNXError) -> [Int]? {
-        guard let attribute = node.attributes[name] else { return nil }
-        guard let v = attribute.ints else { throw .invalidAttribute(node: node.label, attribute: name, message: "expected INTS") }
-        return v.map { Int($0) }
-    }
-
+    func intAttribute(_ name: String, default value: Int) throws(ONNXError) -> Int { try node.intAttribute(name, default: value) }
+    func intsAttribute(_ name: String) throws(ONNXError) -> [Int]? { try node.intsAttribute(name) }
     func stringAttribute(_ name: String, default value: String) throws(ONNXError) -> String {
-        guard let attribute = node.attributes[name] else { return value }
-        guard let s = attribute.string else { throw .invalidAttribute(node: node.label, attribute: name, message: "expected a STRING") }
-        return s
+        try node.stringAttribute(name, default: value)
     }
 
     /// `axis` in -rank..<rank normalized to 0..<rank.

@@ -500,24 +500,6 @@ private struct GraphBuilder {
         return ints.map { Int($0) }
     }
 
-    func intAttribute(_ node: ONNXNode, _ name: String, _ value: Int) throws -> Int {
-        guard let a = node.attributes[name] else { return value }
-        guard let v = a.int else { throw ONNXError.invalidAttribute(node: node.label, attribute: name, message: "expected an INT") }
-        return Int(v)
-    }
-
-    func intsAttribute(_ node: ONNXNode, _ name: String) throws -> [Int]? {
-        guard let a = node.attributes[name] else { return nil }
-        guard let v = a.ints else { throw ONNXError.invalidAttribute(node: node.label, attribute: name, message: "expected INTS") }
-        return v.map { Int($0) }
-    }
-
-    func floatAttribute(_ node: ONNXNode, _ name: String, _ value: Double) throws -> Double {
-        guard let a = node.attributes[name] else { return value }
-        if let v = a.float { return v }
-        throw ONNXError.invalidAttribute(node: node.label, attribute: name, message: "expected a FLOAT")
-    }
-
     /// Per-example axis for ONNX axis `axis` of `x`, refusing the batch axis.
     func exampleAxis(_ node: ONNXNode, _ x: ActivationValue, _ axis: Int, _ what: String = "axis") throws -> Int {
         let rank = x.shape.count
@@ -535,7 +517,7 @@ private struct GraphBuilder {
         switch op {
         case "Identity", "Cast", "CastLike", "Dropout":
             if op == "Cast" || op == "CastLike" {
-                let to = try intAttribute(node, "to", 1)
+                let to = try node.intAttribute("to", default: 1)
                 if op == "Cast", to != 1, to != 11 {
                     throw fail(node, "casts an activation to \(ONNXElementType(dataType: to).map { "\($0)" } ?? "type \(to)"); expected float or double")
                 }
@@ -555,14 +537,14 @@ private struct GraphBuilder {
             case "Erf": function = .erf
             case "Softplus": function = .softplus
             default:
-                guard (node.attributes["approximate"]?.string ?? "none") == "none" else {
+                guard try node.stringAttribute("approximate", default: "none") == "none" else {
                     throw ONNXError.invalidAttribute(node: node.label, attribute: "approximate", message: "only \"none\" (the exact, erf-based GELU) is supported")
                 }
                 function = .gelu
             }
             try unary(node, x, shape: x.shape) { NTKNetworks.Activation<Double>(function, shape: $0) }
         case "Softmax":
-            let axis = try exampleAxis(node, x, try intAttribute(node, "axis", -1))
+            let axis = try exampleAxis(node, x, try node.intAttribute("axis", default: -1))
             try unary(node, x, shape: x.shape) { (try Softmax(inputShape: $0, axis: axis)) }
         case "Add", "Sub", "Mul", "Div":
             try elementwise(node, inputs)
@@ -584,19 +566,19 @@ private struct GraphBuilder {
             try unary(node, x, shape: out) { (try AvgPool2d(inputShape: $0, kernelSize: ($0[1], $0[2]))) }
         case "ReduceMean":
             let axes: [Int]
-            if let attribute = try intsAttribute(node, "axes") {
+            if let attribute = try node.intsAttribute("axes") {
                 axes = attribute
             } else if let v = try value(node, 1) {
                 axes = try constantInts(v, node, "input 1 (axes)")
             } else {
                 axes = Array(x.shape.indices)
             }
-            let keep = try intAttribute(node, "keepdims", 1) != 0
+            let keep = try node.intAttribute("keepdims", default: 1) != 0
             let exampleAxes = try axes.map { try exampleAxis(node, x, $0, "reduction axis") }
             try unary(node, x) { (try Mean(inputShape: $0, axes: exampleAxes, keepDimensions: keep)) }
         case "Transpose":
             let rank = x.shape.count
-            let perm = try intsAttribute(node, "perm") ?? Array((0..<rank).reversed())
+            let perm = try node.intsAttribute("perm") ?? Array((0..<rank).reversed())
             guard perm.sorted() == Array(0..<rank) else { throw ONNXError.invalidAttribute(node: node.label, attribute: "perm", message: "\(perm) is not a permutation of 0..<\(rank)") }
             // Per example: the batch axis leaves the permutation when it has no per-example factor.
             let example = x.factor == 1 ? perm.filter { $0 != x.batchAxis }.map { $0 > x.batchAxis ? $0 - 1 : $0 } : perm
@@ -615,7 +597,7 @@ private struct GraphBuilder {
         case "Slice", "Split":
             try select(node, inputs, x)
         case "Concat":
-            let axis = try intAttribute(node, "axis", 0)
+            let axis = try node.intAttribute("axis", default: 0)
             var sources: [ActivationValue] = []
             for v in inputs {
                 guard case let .activation(a)? = v else { throw fail(node, "concatenates an activation with a constant or parameter; expected activations only") }
@@ -749,12 +731,12 @@ private struct GraphBuilder {
         guard case let .activation(x)? = inputs[0], x.batchAxis == 0, x.shape.count == 2 else {
             throw fail(node, "expected its first input A to be an activation [batch, in]")
         }
-        guard try intAttribute(node, "transA", 0) == 0, try floatAttribute(node, "alpha", 1) == 1, try floatAttribute(node, "beta", 1) == 1 else {
+        guard try node.intAttribute("transA", default: 0) == 0, try node.floatAttribute("alpha", default: 1) == 1, try node.floatAttribute("beta", default: 1) == 1 else {
             throw fail(node, "has transA, alpha or beta set; expected transA = 0, alpha = beta = 1 (as torch.nn.Linear exports)")
         }
         var w = try parameter(inputs.count > 1 ? inputs[1] : nil, node, "input B (the weight)")
         guard w.shape.count == 2 else { throw fail(node, "weight of shape \(w.shape); expected 2-D") }
-        if try intAttribute(node, "transB", 0) == 0 { w = transpose(w) }
+        if try node.intAttribute("transB", default: 0) == 0 { w = transpose(w) }
         let (outF, inF) = (w.shape[0], w.shape[1])
         guard inF == x.shape[1] else { throw fail(node, "weight \(w.shape) for input \(describe(x)); expected [out, \(x.shape[1])]") }
         var parameters = [w]
@@ -780,10 +762,11 @@ private struct GraphBuilder {
 
     /// Symmetric 2-D padding from ONNX `pads` [top, left, bottom, right].
     func padding(_ node: ONNXNode) throws -> (Int, Int) {
-        if let autoPad = node.attributes["auto_pad"]?.string, autoPad != "NOTSET" {
+        let autoPad = try node.stringAttribute("auto_pad", default: "NOTSET")
+        if autoPad != "NOTSET" {
             throw ONNXError.invalidAttribute(node: node.label, attribute: "auto_pad", message: "\(autoPad); only NOTSET with explicit pads is supported")
         }
-        let pads = try intsAttribute(node, "pads") ?? [0, 0, 0, 0]
+        let pads = try node.intsAttribute("pads") ?? [0, 0, 0, 0]
         guard pads.count == 4, pads[0] == pads[2], pads[1] == pads[3] else {
             throw ONNXError.invalidAttribute(node: node.label, attribute: "pads", message: "\(pads); expected symmetric padding [t, l, t, l]")
         }
@@ -791,7 +774,7 @@ private struct GraphBuilder {
     }
 
     func pair(_ node: ONNXNode, _ name: String, default value: Int) throws -> (Int, Int) {
-        let v = try intsAttribute(node, name) ?? [value, value]
+        let v = try node.intsAttribute(name) ?? [value, value]
         guard v.count == 2 else { throw ONNXError.invalidAttribute(node: node.label, attribute: name, message: "\(v); expected two values (2-D)") }
         return (v[0], v[1])
     }
@@ -800,7 +783,7 @@ private struct GraphBuilder {
         guard x.batchAxis == 0, x.factor == 1, x.shape.count == 4 else { throw fail(node, "input \(describe(x)); expected [batch, C, H, W]") }
         let w = try parameter(inputs.count > 1 ? inputs[1] : nil, node, "input W (the weight)")
         guard w.shape.count == 4, w.shape[1] == x.shape[1] else { throw fail(node, "weight of shape \(w.shape); expected [out, \(x.shape[1]), kh, kw]") }
-        guard try intAttribute(node, "group", 1) == 1 else { throw ONNXError.invalidAttribute(node: node.label, attribute: "group", message: "only group 1 is supported") }
+        guard try node.intAttribute("group", default: 1) == 1 else { throw ONNXError.invalidAttribute(node: node.label, attribute: "group", message: "only group 1 is supported") }
         guard try pair(node, "dilations", default: 1) == (1, 1) else { throw ONNXError.invalidAttribute(node: node.label, attribute: "dilations", message: "only dilation 1 is supported") }
         let stride = try pair(node, "strides", default: 1), pad = try padding(node)
         var parameters = [w]
@@ -824,7 +807,7 @@ private struct GraphBuilder {
 
     mutating func batchNorm(_ node: ONNXNode, _ inputs: [Value?], _ x: ActivationValue) throws {
         guard x.batchAxis == 0, x.factor == 1, (2...4).contains(x.shape.count) else { throw fail(node, "input \(describe(x)); expected [batch, C, …]") }
-        guard try intAttribute(node, "training_mode", 0) == 0, node.outputs.filter({ !$0.isEmpty }).count == 1 else {
+        guard try node.intAttribute("training_mode", default: 0) == 0, node.outputs.filter({ !$0.isEmpty }).count == 1 else {
             throw fail(node, "runs in training mode; expected an export in evaluation mode (model.eval())")
         }
         let scale = try parameter(inputs.count > 1 ? inputs[1] : nil, node, "input scale")
@@ -836,7 +819,7 @@ private struct GraphBuilder {
             return v
         }
         let mean = try statistic(3, "mean"), variance = try statistic(4, "var")
-        let epsilon = try floatAttribute(node, "epsilon", 1e-5)
+        let epsilon = try node.floatAttribute("epsilon", default: 1e-5)
         try unary(node, x, parameters: [scale, bias], shape: x.shape) {
             (try BatchNorm(inputShape: $0, epsilon: epsilon, affine: true, runningMean: mean, runningVariance: variance))
         }
@@ -844,7 +827,7 @@ private struct GraphBuilder {
 
     mutating func layerNorm(_ node: ONNXNode, _ inputs: [Value?], _ x: ActivationValue) throws {
         let rank = x.shape.count
-        var axis = try intAttribute(node, "axis", -1)
+        var axis = try node.intAttribute("axis", default: -1)
         if axis < 0 { axis += rank }
         guard (0..<rank).contains(axis), x.batchAxis < axis else {
             throw fail(node, "normalizes from axis \(axis) of \(describe(x)); expected axes after the batch")
@@ -855,7 +838,7 @@ private struct GraphBuilder {
         guard scale.count == normalized.reduce(1, *), bias.count == scale.count else {
             throw fail(node, "scale/bias of shapes \(scale.shape)/\(bias.shape); expected \(normalized)")
         }
-        let epsilon = try floatAttribute(node, "epsilon", 1e-5)
+        let epsilon = try node.floatAttribute("epsilon", default: 1e-5)
         var s = scale, b = bias
         s.shape = normalized
         b.shape = normalized
@@ -866,7 +849,7 @@ private struct GraphBuilder {
 
     mutating func pooling(_ node: ONNXNode, _ x: ActivationValue) throws {
         guard x.batchAxis == 0, x.factor == 1, x.shape.count == 4 else { throw fail(node, "input \(describe(x)); expected [batch, C, H, W]") }
-        guard try intAttribute(node, "ceil_mode", 0) == 0 else { throw ONNXError.invalidAttribute(node: node.label, attribute: "ceil_mode", message: "only 0 is supported") }
+        guard try node.intAttribute("ceil_mode", default: 0) == 0 else { throw ONNXError.invalidAttribute(node: node.label, attribute: "ceil_mode", message: "only 0 is supported") }
         guard try pair(node, "dilations", default: 1) == (1, 1) else { throw ONNXError.invalidAttribute(node: node.label, attribute: "dilations", message: "only dilation 1 is supported") }
         guard node.outputs.filter({ !$0.isEmpty }).count == 1 else { throw fail(node, "returns indices; expected the pooled values only") }
         let kernel = try pair(node, "kernel_shape", default: 1), stride = try pair(node, "strides", default: 1)
@@ -900,7 +883,7 @@ private struct GraphBuilder {
     /// Gather: of a parameter table by token ids (an embedding), or of an activation by
     /// constant indices (an `IndexSelect`).
     mutating func gather(_ node: ONNXNode, _ inputs: [Value?]) throws {
-        let axis = try intAttribute(node, "axis", 0)
+        let axis = try node.intAttribute("axis", default: 0)
         switch (inputs[0], inputs.count > 1 ? inputs[1] : nil) {
         case let (.parameter(table)?, .activation(ids)?):
             guard axis == 0, table.shape.count == 2, ids.isInteger, ids.batchAxis == 0, ids.outer == 1 else {

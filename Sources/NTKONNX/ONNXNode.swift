@@ -80,3 +80,32 @@ public enum ONNXAttribute: Sendable, Hashable {
         }
     }
 }
+
+extension ONNXNode {
+    /// Attribute `name` as an Int (`value` when absent); an attribute of another type or out
+    /// of range is an error naming the node. Shared by constant folding and the importer.
+    func intAttribute(_ name: String, default value: Int) throws(ONNXError) -> Int {
+        guard let attribute = attributes[name] else { return value }
+        guard let v = attribute.int else { throw .invalidAttribute(node: label, attribute: name, message: "expected an INT") }
+        guard let n = Int(exactly: v) else { throw .invalidAttribute(node: label, attribute: name, message: "\(v) is out of range") }
+        return n
+    }
+
+    func intsAttribute(_ name: String) throws(ONNXError) -> [Int]? {
+        guard let attribute = attributes[name] else { return nil }
+        guard let v = attribute.ints else { throw .invalidAttribute(node: label, attribute: name, message: "expected INTS") }
+        return v.map { Int($0) }
+    }
+
+    func floatAttribute(_ name: String, default value: Double) throws(ONNXError) -> Double {
+        guard let attribute = attributes[name] else { return value }
+        guard let v = attribute.float else { throw .invalidAttribute(node: label, attribute: name, message: "expected a FLOAT") }
+        return v
+    }
+
+    func stringAttribute(_ name: String, default value: String) throws(ONNXError) -> String {
+        guard let attribute = attributes[name] else { return value }
+        guard let s = attribute.string else { throw .invalidAttribute(node: label, attribute: name, message: "expected a STRING") }
+        return s
+    }
+}
