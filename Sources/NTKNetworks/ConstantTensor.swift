@@ -28,34 +28,9 @@ public struct ConstantTensor: Sendable, Hashable {
     /// - Returns: nil if the shape does not broadcast to `target` (a longer shape, or an axis
     ///   that is neither 1 nor the target's size).
     public func broadcast(to target: [Int]) -> [Double]? {
-        guard shape.count <= target.count else { return nil }
-        let offset = target.count - shape.count
-        // Source strides for each target axis (0 on broadcast axes).
-        var strides = [Int](repeating: 0, count: target.count)
-        var step = 1
-        for k in (0..<shape.count).reversed() {
-            let size = shape[k], targetSize = target[offset + k]
-            guard size == targetSize || size == 1 else { return nil }
-            strides[offset + k] = size == 1 ? 0 : step
-            step *= size
+        guard let (shape, strides) = try? Broadcast.shape([self.shape, target], layer: "constant"), shape == target else {
+            return nil
         }
-        let count = target.reduce(1, *)
-        var result = [Double](repeating: 0, count: count)
-        var index = [Int](repeating: 0, count: target.count)
-        var source = 0
-        for j in 0..<count {
-            result[j] = values[source]
-            // Advance the multi-index (last axis fastest) and the source offset with it.
-            var axis = target.count - 1
-            while axis >= 0 {
-                index[axis] += 1
-                source += strides[axis]
-                if index[axis] < target[axis] { break }
-                source -= strides[axis] * target[axis]
-                index[axis] = 0
-                axis -= 1
-            }
-        }
-        return result
+        return Broadcast.indexMap(shape: target, strides: strides[0]).map { values[$0] }
     }
 }
