@@ -7,6 +7,8 @@ let package = Package(
     name: "NTKSpectra",
     products: [
         .library(name: "NTKLinearAlgebra", targets: ["NTKLinearAlgebra"]),
+        // File formats and records: NPY, safetensors, strict JSON, JSON values and JSON Lines, SVG figures.
+        .library(name: "NTKFormats", targets: ["NTKFormats"]),
         .library(name: "NTKFourier", targets: ["NTKFourier"]),
         .library(name: "NTKNetworks", targets: ["NTKNetworks"]),
         .library(name: "NTKSpectra", targets: ["NTKSpectra"]),
@@ -52,39 +54,44 @@ let package = Package(
             ]),
         .target(name: "NTKFourier", dependencies: ["CFFTW"]),
         .target(name: "NTKCompression", dependencies: ["CZlib"]),
-        .target(name: "NTKNetworks", dependencies: ["NTKLinearAlgebra"]),
-        .target(name: "NTKSpectra", dependencies: ["NTKLinearAlgebra", "NTKNetworks", "NTKEstimation"]),
+        // Formats and records: what the numerical modules (NTKLinearAlgebra, NTKFourier,
+        // NTKEstimation) never need; NTKNetworks uses it only in IO/ (specs, weights, checkpoints).
+        .target(name: "NTKFormats", dependencies: ["NTKLinearAlgebra"]),
+        .target(name: "NTKNetworks", dependencies: ["NTKLinearAlgebra", "NTKFormats"]),
+        // The umbrella: re-exports the modules a user of the library needs (see Exports.swift).
+        .target(name: "NTKSpectra", dependencies: ["NTKLinearAlgebra", "NTKNetworks", "NTKEstimation", "NTKFormats"]),
         .target(
             name: "NTKSpectraCLI",
             dependencies: [
-                "NTKSpectra", "NTKNetworks", "NTKDatasets", "NTKEstimation", "NTKLinearAlgebra", "NTKONNX",
+                "NTKSpectra", "NTKNetworks", "NTKDatasets", "NTKEstimation", "NTKLinearAlgebra", "NTKONNX", "NTKFormats",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "ntk-spectra", dependencies: ["NTKSpectraCLI", "NTKLinearAlgebra"]),
         .target(
-            name: "NTKDatasets", dependencies: ["NTKLinearAlgebra", "NTKCompression"],
+            name: "NTKDatasets", dependencies: ["NTKLinearAlgebra", "NTKCompression", "NTKFormats"],
             exclude: ["Resources/make_resources.py"],
             resources: [.copy("Resources")]),
         .target(name: "NTKEstimation", dependencies: ["NTKLinearAlgebra", "NTKFourier"]),
         .target(
             name: "NTKONNX",
-            dependencies: ["NTKLinearAlgebra", "NTKNetworks", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            dependencies: ["NTKLinearAlgebra", "NTKNetworks", "NTKFormats", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             exclude: ["Proto/onnx.proto", "Proto/generate.sh", "Proto/NOTICE"]),
 
+        .testTarget(name: "NTKLinearAlgebraTests", dependencies: ["NTKLinearAlgebra"]),
         .testTarget(
-            name: "NTKLinearAlgebraTests", dependencies: ["NTKLinearAlgebra"],
+            name: "NTKFormatsTests", dependencies: ["NTKFormats", "NTKLinearAlgebra"],
             resources: [.copy("Fixtures")]),
         .testTarget(name: "NTKFourierTests", dependencies: ["NTKFourier", "NTKLinearAlgebra"]),
         .testTarget(
-            name: "NTKNetworksTests", dependencies: ["NTKNetworks", "NTKLinearAlgebra"],
+            name: "NTKNetworksTests", dependencies: ["NTKNetworks", "NTKLinearAlgebra", "NTKFormats"],
             resources: [.copy("Fixtures")]),
         .testTarget(
             name: "NTKSpectraTests",
-            dependencies: ["NTKSpectra", "NTKNetworks", "NTKLinearAlgebra", "NTKEstimation", "NTKDatasets"],
+            dependencies: ["NTKSpectra", "NTKNetworks", "NTKLinearAlgebra", "NTKEstimation", "NTKDatasets", "NTKFormats"],
             resources: [.copy("Fixtures")]),
-        .testTarget(name: "NTKSpectraCLITests", dependencies: ["NTKSpectraCLI", "NTKLinearAlgebra", "NTKEstimation"]),
+        .testTarget(name: "NTKSpectraCLITests", dependencies: ["NTKSpectraCLI", "NTKLinearAlgebra", "NTKEstimation", "NTKFormats"]),
         .testTarget(
-            name: "NTKDatasetsTests", dependencies: ["NTKDatasets", "NTKLinearAlgebra", "NTKCompression"],
+            name: "NTKDatasetsTests", dependencies: ["NTKDatasets", "NTKLinearAlgebra", "NTKCompression", "NTKFormats"],
             exclude: ["Fixtures/make_idx_gz_fixtures.py"],
             resources: [.copy("Fixtures")]),
         .testTarget(
@@ -93,7 +100,7 @@ let package = Package(
         .testTarget(
             name: "NTKONNXTests",
             dependencies: [
-                "NTKONNX", "NTKLinearAlgebra", "NTKNetworks", "NTKSpectra",
+                "NTKONNX", "NTKLinearAlgebra", "NTKNetworks", "NTKSpectra", "NTKFormats",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
             exclude: ["Fixtures/make_fixtures.py"],

@@ -10,11 +10,11 @@ let package = Package(
         .target(name: "FuzzSupport", path: "Sources/FuzzSupport"),
         .executableTarget(
             name: "fuzz-npy",
-            dependencies: ["FuzzSupport", .product(name: "NTKLinearAlgebra", package: "NTKSpectra")],
+            dependencies: ["FuzzSupport", .product(name: "NTKFormats", package: "NTKSpectra")],
             path: "Sources/fuzz-npy"),
         .executableTarget(
             name: "fuzz-safetensors",
-            dependencies: ["FuzzSupport", .product(name: "NTKNetworks", package: "NTKSpectra")],
+            dependencies: ["FuzzSupport", .product(name: "NTKFormats", package: "NTKSpectra")],
             path: "Sources/fuzz-safetensors"),
         .executableTarget(
             name: "fuzz-modelspec",

@@ -1,4 +1,5 @@
 import NTKLinearAlgebra
+import NTKFormats
 
 /// Errors building, transforming or loading data sets. Every case names the offending thing
 /// (a file, an argument, an index) and says what was expected.

@@ -1,5 +1,6 @@
 import Foundation
 import NTKLinearAlgebra
+import NTKFormats
 
 extension DatasetLoaders {
     /// A data set from NumPy arrays: `inputs` of shape [n, …] (the trailing dimensions are

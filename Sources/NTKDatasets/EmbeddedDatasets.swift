@@ -1,5 +1,6 @@
 import Foundation
 import NTKLinearAlgebra
+import NTKFormats
 
 /// Small real data sets shipped inside the package (SwiftPM resources, ≈ 120 KB), so that
 /// examples and tests run offline. Provenance, licenses and a regeneration script are in

@@ -1,6 +1,7 @@
 import Foundation
 import NTKLinearAlgebra
 import NTKNetworks
+import NTKFormats
 
 /// Builds a `Network` (a layer graph) from an ONNX model exported by `torch.onnx.export`, so
 /// that a PyTorch model's NTK is taken unchanged.

@@ -4,6 +4,7 @@ import NTKEstimation
 import NTKLinearAlgebra
 import NTKNetworks
 import NTKSpectra
+import NTKFormats
 
 /// `ntk-spectra bench`: throughput and cost-to-accuracy measurements.
 public struct BenchCommand: ParsableCommand {

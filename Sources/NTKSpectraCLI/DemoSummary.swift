@@ -1,5 +1,6 @@
 import Foundation
 import NTKSpectra
+import NTKFormats
 
 /// What one demo network produced: its monitor records and training figures.
 struct DemoSummary {

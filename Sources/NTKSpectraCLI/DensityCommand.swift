@@ -4,6 +4,7 @@ import NTKEstimation
 import NTKLinearAlgebra
 import NTKNetworks
 import NTKSpectra
+import NTKFormats
 
 /// `ntk-spectra density`: the NTK's spectral density on a grid, matrix-free.
 public struct DensityCommand: ParsableCommand {

@@ -3,6 +3,7 @@ import Foundation
 import NTKLinearAlgebra
 import NTKNetworks
 import NTKSpectra
+import NTKFormats
 
 /// `ntk-spectra ensemble`: kernel and prediction statistics over seeds, for a grid of widths
 /// and mean-field γ₀ values (`NetworkEnsemble`, `KernelEnsemble`).

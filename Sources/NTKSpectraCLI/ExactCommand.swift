@@ -3,6 +3,7 @@ import Foundation
 import NTKLinearAlgebra
 import NTKNetworks
 import NTKSpectra
+import NTKFormats
 
 /// `ntk-spectra exact`: the dense NTK spectrum in Double (validation path).
 public struct ExactCommand: ParsableCommand {

@@ -4,6 +4,7 @@ import NTKLinearAlgebra
 import NTKNetworks
 import NTKONNX
 import NTKSpectra
+import NTKFormats
 
 /// Arithmetic of the network passes.
 public enum Precision: String, ExpressibleByArgument, CaseIterable, Sendable {

@@ -6,6 +6,7 @@ import NTKLinearAlgebra
 import NTKNetworks
 import NTKONNX
 import NTKSpectra
+import NTKFormats
 
 /// `ntk-spectra train`: train a network and record the NTK's collective variables.
 public struct TrainCommand: ParsableCommand {

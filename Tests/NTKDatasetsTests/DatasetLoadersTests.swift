@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import NTKLinearAlgebra
 @testable import NTKDatasets
+import NTKFormats
 
 /// IDX bytes: 0x0000, type, rank, big-endian UInt32 dimensions, payload.
 private func idxBytes(shape: [Int], payload: [UInt8], type: UInt8 = 0x08) -> [UInt8] {

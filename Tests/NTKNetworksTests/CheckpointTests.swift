@@ -3,6 +3,7 @@ import NTKLinearAlgebra
 import Testing
 
 @testable import NTKNetworks
+import NTKFormats
 
 /// Optimizer state export/restore, `TrainingCheckpoint` serialization and `Trainer` resume:
 /// a stopped and resumed run equals an uninterrupted one bit for bit (same single-threaded

@@ -2,6 +2,7 @@ import Foundation
 import NTKLinearAlgebra
 import Testing
 @testable import NTKNetworks
+import NTKFormats
 
 /// Malformed, adversarial and degenerate specs and weight files: typed errors naming the path,
 /// the field or the quantity and limit — never a crash, never "not valid JSON" for valid JSON.

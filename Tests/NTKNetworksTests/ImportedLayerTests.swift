@@ -3,6 +3,7 @@ import NTKLinearAlgebra
 import Testing
 
 @testable import NTKNetworks
+import NTKFormats
 
 /// A `ModelSpec` network whose buffers are then replaced (e.g. BatchNorm running statistics
 /// away from PyTorch's initial 0 and 1), in either precision.

@@ -3,6 +3,7 @@ import NTKLinearAlgebra
 import Testing
 
 @testable import NTKNetworks
+import NTKFormats
 
 /// PyTorch interop: specs and state_dict-named safetensors written by Fixtures/make_fixtures.py,
 /// whose expected outputs come from an independent numpy forward pass.

@@ -4,6 +4,7 @@ import NTKNetworks
 import NTKSpectra
 import Testing
 @testable import NTKONNX
+import NTKFormats
 
 /// Models exported from PyTorch (`Fixtures/make_fixtures.py`: both exporters, float64, evaluation
 /// mode) imported and checked against PyTorch itself: the parameter count against

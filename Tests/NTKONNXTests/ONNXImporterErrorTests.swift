@@ -3,6 +3,7 @@ import NTKLinearAlgebra
 import NTKNetworks
 import Testing
 @testable import NTKONNX
+import NTKFormats
 
 /// What the importer refuses, each with one line naming the node (op type and name) and what
 /// was expected; and `--weights` replacing initializers by name.

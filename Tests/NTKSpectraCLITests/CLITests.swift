@@ -3,6 +3,7 @@ import NTKEstimation
 import NTKLinearAlgebra
 import Testing
 @testable import NTKSpectraCLI
+import NTKFormats
 
 /// Command parsing, validation and failure modes, through the same entry point as the tool.
 @Suite("ntk-spectra command line")

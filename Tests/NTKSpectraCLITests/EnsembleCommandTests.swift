@@ -2,6 +2,7 @@ import Foundation
 import NTKLinearAlgebra
 import Testing
 @testable import NTKSpectraCLI
+import NTKFormats
 
 /// `ntk-spectra ensemble`: JSON and CSV outputs over a widths × γ₀ grid, one-line errors.
 @Suite("ntk-spectra ensemble")

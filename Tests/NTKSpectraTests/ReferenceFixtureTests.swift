@@ -3,6 +3,7 @@ import NTKLinearAlgebra
 import NTKNetworks
 import Testing
 @testable import NTKSpectra
+import NTKFormats
 
 /// Networks exported in PyTorch's state_dict layout (spec + safetensors + npy) with NTK
 /// spectra computed independently by JAX (float64 jacrev) and numpy.linalg.eigvalsh

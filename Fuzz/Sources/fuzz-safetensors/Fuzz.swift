@@ -1,6 +1,6 @@
 import Foundation
 import FuzzSupport
-import NTKNetworks
+import NTKFormats
 
 /// One input: any bytes given to the reader. Errors are the expected outcome; a crash, a trap
 /// or a sanitizer report is a bug.

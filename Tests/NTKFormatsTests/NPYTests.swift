@@ -1,6 +1,7 @@
 import Foundation
 import Testing
-@testable import NTKLinearAlgebra
+@testable import NTKFormats
+import NTKLinearAlgebra
 
 /// URL of a fixture written by `Fixtures/make_fixtures.py` with real NumPy.
 private func fixture(_ name: String) throws -> URL {

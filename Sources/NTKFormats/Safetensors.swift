@@ -218,7 +218,7 @@ public struct Safetensors: Sendable {
 
     /// Serializes tensors already in their little-endian bytes, each with its own dtype (e.g.
     /// F64 parameters beside an I64 index tensor); names sorted, header padded to 8 bytes.
-    static func encode(raw tensors: [(name: String, dtype: String, shape: [Int], bytes: Data)], metadata: [String: String] = [:]) throws -> Data {
+    public static func encode(raw tensors: [(name: String, dtype: String, shape: [Int], bytes: Data)], metadata: [String: String] = [:]) throws -> Data {
         let sorted = tensors.sorted { $0.name < $1.name }
         var header: [String: Any] = [:]
         if !metadata.isEmpty { header["__metadata__"] = metadata }
@@ -238,7 +238,7 @@ public struct Safetensors: Sendable {
 
     /// The values of an I64 tensor `name` (row-major).
     /// - Throws: `missingTensor`, `unsupportedDType` (not I64), `shapeMismatch` (if `shape` is given).
-    func integerValues(_ name: String, shape expected: [Int]? = nil) throws(SafetensorsError) -> [Int] {
+    public func integerValues(_ name: String, shape expected: [Int]? = nil) throws(SafetensorsError) -> [Int] {
         guard let entry = entries[name] else { throw .missingTensor(name: name, expectedShape: expected ?? []) }
         if let expected, expected != entry.shape { throw .shapeMismatch(name: name, expected: expected, got: entry.shape) }
         guard entry.dtype == "I64" else { throw .unsupportedDType(name: name, dtype: entry.dtype) }

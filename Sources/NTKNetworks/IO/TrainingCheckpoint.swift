@@ -1,5 +1,6 @@
 import Foundation
 import NTKLinearAlgebra
+import NTKFormats
 
 #if canImport(Glibc)
     import Glibc
@@ -186,34 +187,9 @@ public struct TrainingCheckpoint<Scalar: BLASScalar>: Sendable, Equatable {
         try Self.writeAtomically(try safetensorsData(), to: url)
     }
 
-    /// Temp file, write, fsync, rename, fsync the directory.
+    /// Temp file, write, fsync, rename, fsync the directory (`AtomicFile.write`).
     public static func writeAtomically(_ data: Data, to url: URL) throws {
-        let directory = url.deletingLastPathComponent().path
-        let temporary = directory + "/.\(url.lastPathComponent).\(getpid()).tmp"
-        func failure(_ what: String) -> SafetensorsError {
-            .io(path: url.path, message: "cannot write (\(what)): \(String(cString: strerror(errno)))")
-        }
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        guard fd >= 0 else { throw failure("create \(temporary)") }
-        let written = DurableWrite.writeAllAndSync(fd, data)
-        if written != 0 {
-            errno = written
-            let error = failure("write")
-            close(fd)
-            unlink(temporary)
-            throw error
-        }
-        close(fd)
-        guard rename(temporary, url.path) == 0 else {
-            let error = failure("rename")
-            unlink(temporary)
-            throw error
-        }
-        let dfd = open(directory, O_RDONLY)
-        if dfd >= 0 {
-            _ = fsync(dfd)
-            close(dfd)
-        }
+        try AtomicFile.write(data, to: url)
     }
 }
 

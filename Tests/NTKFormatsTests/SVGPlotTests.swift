@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import NTKSpectra
+@testable import NTKFormats
 
 @Suite("SVG plots")
 struct SVGPlotTests {

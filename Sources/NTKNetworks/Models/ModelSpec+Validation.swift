@@ -1,3 +1,4 @@
+import NTKFormats
 /// The strict check a model spec's JSON passes before it is decoded: duplicate keys, nesting
 /// depth (both in `StrictJSON`), unknown keys (with a "did you mean" for near misses), unknown
 /// layer types, and the kind and range of every field (an integer field holding 2.5 or 1e30 is

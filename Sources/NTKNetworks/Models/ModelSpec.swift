@@ -1,5 +1,6 @@
 import Foundation
 import NTKLinearAlgebra
+import NTKFormats
 
 /// A model description in JSON, in the style of PyTorch's `nn.Sequential`:
 ///

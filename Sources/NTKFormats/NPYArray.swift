@@ -1,3 +1,4 @@
+import NTKLinearAlgebra
 /// The element types of `.npy` files that `NPY` reads. Floating-point types are also written.
 ///
 /// Raw values are NumPy's `descr` strings (little-endian `<`, or `|` where byte order does not

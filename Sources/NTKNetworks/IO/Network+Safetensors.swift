@@ -1,5 +1,6 @@
 import Foundation
 import NTKLinearAlgebra
+import NTKFormats
 
 extension Network {
     /// Loads θ — and the buffers, when the file has them — from a safetensors file whose

@@ -1,5 +1,4 @@
 import Foundation
-import NTKNetworks
 
 /// Appends one JSON object per line to a file, each with a single `write(2)` so a process
 /// killed at any moment leaves every complete record on disk (no user-space buffering).
@@ -20,7 +19,7 @@ public final class JSONLinesWriter: @unchecked Sendable {
         try fm.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
         if truncate || !fm.fileExists(atPath: url.path) {
             guard fm.createFile(atPath: url.path, contents: nil) else {
-                throw NTKError.invalidOption("output file", "a writable path, got \(url.path)")
+                throw JSONLinesError.unwritable(path: url.path)
             }
         }
         handle = try FileHandle(forUpdating: url)
@@ -71,7 +70,7 @@ public final class JSONLinesWriter: @unchecked Sendable {
             out.append(contentsOf: line)
             out.append(UInt8(ascii: "\n"))
         }
-        if out != data { try TrainingCheckpoint<Double>.writeAtomically(out, to: url) }
+        if out != data { try AtomicFile.write(out, to: url) }
         return kept
     }
 
@@ -83,9 +82,23 @@ public final class JSONLinesWriter: @unchecked Sendable {
         let text = try String(contentsOf: url, encoding: .utf8)
         return try text.split(separator: "\n", omittingEmptySubsequences: true).map { line in
             guard let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
-                throw NTKError.invalidOption("record", "a JSON object per line in \(url.path)")
+                throw JSONLinesError.notAnObject(path: url.path)
             }
             return object
+        }
+    }
+}
+
+/// A JSON Lines file that cannot be created.
+public enum JSONLinesError: Error, Equatable, Sendable, CustomStringConvertible {
+    case unwritable(path: String)
+    /// A line of the file is not a JSON object.
+    case notAnObject(path: String)
+
+    public var description: String {
+        switch self {
+        case let .unwritable(path): return "invalid output file: expected a writable path, got \(path)"
+        case let .notAnObject(path): return "invalid record: expected a JSON object per line in \(path)"
         }
     }
 }

@@ -1,3 +1,4 @@
+import NTKLinearAlgebra
 import Foundation
 
 #if canImport(Glibc)

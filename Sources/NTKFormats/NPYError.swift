@@ -1,3 +1,4 @@
+import NTKLinearAlgebra
 /// Errors reading or writing NumPy `.npy` files. Every case names the file (or the in-memory
 /// source given to `NPY.read(data:source:)`) and says what was expected.
 public enum NPYError: Error, Equatable, Sendable, CustomStringConvertible {

@@ -1,3 +1,4 @@
+import NTKLinearAlgebra
 extension NPY {
     /// The three entries of a `.npy` header dictionary.
     struct Header: Equatable {
