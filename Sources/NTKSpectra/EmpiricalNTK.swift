@@ -27,15 +27,21 @@ public final class EmpiricalNTK<Scalar: BLASScalar>: SymmetricOperator, @uncheck
     public let kind: KernelKind
     public let batchSize: Int
     /// Whether forward caches of all batches are kept between products.
-    public private(set) var cachesAllBatches: Bool
-    public private(set) var cost = NTKCost()
+    public var cachesAllBatches: Bool { batches.keepsAll }
+    /// Work done so far (including the forward passes that fill the caches).
+    public var cost: NTKCost {
+        var total = counters
+        total.forwardCalls += batches.forwardCalls
+        return total
+    }
 
     public var examples: Int { inputs.rows }
     public var outputs: Int { network.outputCount }
     public var dimension: Int { kind.dimension(examples: examples, outputs: outputs) }
 
-    private var caches: [ForwardCache<Scalar>] = []
-    private var scratchCache: ForwardCache<Scalar>?
+    /// The batches and their forward caches (`ForwardBatches`, shared with `StructuredNTK`).
+    let batches: ForwardBatches<Scalar>
+    private var counters = NTKCost()
     private var workspaces: [Int: BlockWorkspace<Scalar>] = [:]
     private var parameterBlock: [Scalar] = []     // s_eff × P
     private var batchBlock: [Scalar] = []         // [batch, s_eff, k]
@@ -52,19 +58,11 @@ public final class EmpiricalNTK<Scalar: BLASScalar>: SymmetricOperator, @uncheck
         self.inputs = inputs
         self.kind = kind
         self.batchSize = min(batchSize, inputs.rows)
-        let batches = (inputs.rows + self.batchSize - 1) / self.batchSize
-        let perBatch = Self.cacheBytes(network, batch: self.batchSize)
-        let total = perBatch.multipliedReportingOverflow(by: batches)
-        cachesAllBatches = !total.overflow && total.partialValue <= cacheBudgetBytes
-        if cachesAllBatches {
-            for b in 0..<batches {
-                let (start, count) = batchRange(b)
-                caches.append(try Self.forward(network, inputs, start: start, count: count))
-            }
-            cost.forwardCalls += batches
-        } else {
-            scratchCache = network.makeForwardCache(capacity: self.batchSize)
-        }
+        let count = (inputs.rows + self.batchSize - 1) / self.batchSize
+        let total = Self.cacheBytes(network, batch: self.batchSize).multipliedReportingOverflow(by: count)
+        batches = ForwardBatches(network: network, inputs: inputs, batchSize: self.batchSize,
+                                 keepAll: !total.overflow && total.partialValue <= cacheBudgetBytes)
+        try batches.refreshAll()
     }
 
     /// Bytes of one forward cache of `batch` examples (inputs, outputs, saved activations).
@@ -74,44 +72,11 @@ public final class EmpiricalNTK<Scalar: BLASScalar>: SymmetricOperator, @uncheck
     }
 
     /// Batches as (start, count).
-    public var batchCount: Int { (examples + batchSize - 1) / batchSize }
-    func batchRange(_ b: Int) -> (start: Int, count: Int) {
-        let start = b * batchSize
-        return (start, min(batchSize, examples - start))
-    }
-
-    static func forward(_ network: Network<Scalar>, _ inputs: Matrix<Scalar>, start: Int, count: Int) throws
-        -> ForwardCache<Scalar>
-    {
-        let cache = network.makeForwardCache(capacity: count)
-        try forward(network, inputs, start: start, count: count, into: cache)
-        return cache
-    }
-
-    static func forward(
-        _ network: Network<Scalar>, _ inputs: Matrix<Scalar>, start: Int, count: Int, into cache: ForwardCache<Scalar>
-    ) throws {
-        try KernelBlockLayout.forward(network, inputs, start: start, count: count, into: cache)
-    }
+    public var batchCount: Int { batches.count }
 
     /// Recomputes the forward caches (after the network's parameters changed).
     public func invalidateCaches() throws {
-        for b in 0..<(cachesAllBatches ? batchCount : 0) {
-            let (start, count) = batchRange(b)
-            try Self.forward(network, inputs, start: start, count: count, into: caches[b])
-            cost.forwardCalls += 1
-        }
-    }
-
-    /// The forward cache of batch b (recomputed into the scratch cache when not all fit).
-    func cache(_ b: Int) throws -> ForwardCache<Scalar> {
-        if cachesAllBatches { return caches[b] }
-        let (start, count) = batchRange(b)
-        let scratch = scratchCache ?? network.makeForwardCache(capacity: batchSize)
-        scratchCache = scratch
-        try Self.forward(network, inputs, start: start, count: count, into: scratch)
-        cost.forwardCalls += 1
-        return scratch
+        try batches.refreshAll()
     }
 
     /// The reusable scratch for derivative passes of block width `block` (any batch ≤ batchSize).
@@ -161,7 +126,7 @@ public final class EmpiricalNTK<Scalar: BLASScalar>: SymmetricOperator, @uncheck
         else { parameterBlock.withUnsafeMutableBufferPointer { $0.update(repeating: 0) } }
         if batchBlock.count < batchSize * width * k { batchBlock = [Scalar](repeating: 0, count: batchSize * width * k) }
         for b in 0..<batchCount {
-            let (first, count) = batchRange(b)
+            let (first, count) = batches.range(b)
             let dim = dimension, kind = kind
             let nonzero = input.storage.withUnsafeBufferPointer { v in
                 batchBlock.withUnsafeMutableBufferPointer { cot in
@@ -173,17 +138,17 @@ public final class EmpiricalNTK<Scalar: BLASScalar>: SymmetricOperator, @uncheck
             // A batch with no nonzero cotangent contributes nothing (identity blocks, sparse probes).
             if !nonzero { continue }
             let ws = workspace(block: width)
-            let c = try cache(b)
+            let c = try batches.cache(b)
             try batchBlock.withUnsafeBufferPointer { cot in
                 try parameterBlock.withUnsafeMutableBufferPointer { g in
                     try network.vjp(cache: c, outputCotangents: cot.baseAddress!, block: width, workspace: ws,
                                     parameterCotangents: g.baseAddress!)
                 }
             }
-            cost.vjpCalls += 1
+            counters.vjpCalls += 1
         }
-        cost.dataPasses += 1
-        cost.seconds += Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+        counters.dataPasses += 1
+        counters.seconds += Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
     }
 
     /// Pass 2 of a block product: U = J G over this operator's examples, for the parameter
@@ -204,16 +169,16 @@ public final class EmpiricalNTK<Scalar: BLASScalar>: SymmetricOperator, @uncheck
         }
         if batchBlock.count < batchSize * width * k { batchBlock = [Scalar](repeating: 0, count: batchSize * width * k) }
         for b in 0..<batchCount {
-            let (first, count) = batchRange(b)
+            let (first, count) = batches.range(b)
             let ws = workspace(block: width)
-            let c = try cache(b)
+            let c = try batches.cache(b)
             try parameterBlock.withUnsafeBufferPointer { g in
                 try batchBlock.withUnsafeMutableBufferPointer { out in
                     try network.jvp(cache: c, parameterTangents: g.baseAddress!, block: width, workspace: ws,
                                     outputTangents: out.baseAddress!)
                 }
             }
-            cost.jvpCalls += 1
+            counters.jvpCalls += 1
             let dim = dimension, kind = kind
             batchBlock.withUnsafeBufferPointer { prod in
                 output.storage.withUnsafeMutableBufferPointer { up in
@@ -224,10 +189,10 @@ public final class EmpiricalNTK<Scalar: BLASScalar>: SymmetricOperator, @uncheck
             }
         }
         guard output.isFinite else { throw NTKError.nonFinite("NTK product produced NaN or Inf") }
-        cost.matvecs += s
-        cost.blockApplications += 1
-        cost.dataPasses += 1
-        cost.seconds += Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+        counters.matvecs += s
+        counters.blockApplications += 1
+        counters.dataPasses += 1
+        counters.seconds += Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
     }
 
     /// The exact diagonal of the kernel from per-example, per-output gradients
@@ -244,15 +209,13 @@ public final class EmpiricalNTK<Scalar: BLASScalar>: SymmetricOperator, @uncheck
         var diagonal = [Double](repeating: 0, count: examples * k)
         var gradients = [Scalar](repeating: 0, count: perBlock * k * p)
         var cotangents = [Scalar](repeating: 0, count: perBlock * perBlock * k * k)
-        let subCache = network.makeForwardCache(capacity: perBlock)
-        let ws = network.makeBlockWorkspace(batch: perBlock, block: perBlock * k)
-        var first = 0
-        while first < examples {
-            let count = min(perBlock, examples - first)
+        // Chunks of ⌊64/k⌋ examples, each its own forward pass (one scratch cache).
+        let chunks = ForwardBatches(network: network, inputs: inputs, batchSize: perBlock, keepAll: false)
+        let ws = network.makeBlockWorkspace(batch: chunks.batchSize, block: chunks.batchSize * k)
+        for chunk in 0..<chunks.count {
+            let (first, count) = chunks.range(chunk)
             let s = count * k
-            try Self.forward(network, inputs, start: first, count: count, into: subCache)
-            let c = subCache
-            cost.forwardCalls += 1
+            let c = try chunks.refresh(chunk)
             cotangents.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
             for i in 0..<count {
                 for ch in 0..<k { cotangents[(i * s + i * k + ch) * k + ch] = 1 }
@@ -264,7 +227,7 @@ public final class EmpiricalNTK<Scalar: BLASScalar>: SymmetricOperator, @uncheck
                                     parameterCotangents: gp.baseAddress!)
                 }
             }
-            cost.vjpCalls += 1
+            counters.vjpCalls += 1
             gradients.withUnsafeBufferPointer { g in
                 for t in 0..<s {
                     var sum = 0.0
@@ -272,10 +235,10 @@ public final class EmpiricalNTK<Scalar: BLASScalar>: SymmetricOperator, @uncheck
                     diagonal[first * k + t] = sum
                 }
             }
-            first += count
         }
-        cost.dataPasses += 1
-        cost.seconds += Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+        counters.forwardCalls += chunks.forwardCalls
+        counters.dataPasses += 1
+        counters.seconds += Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
         guard diagonal.allSatisfy(\.isFinite) else { throw NTKError.nonFinite("per-example gradient norms") }
         if kind == .full { return diagonal }
         return (0..<examples).map { i in (0..<k).reduce(0) { $0 + diagonal[i * k + $1] } }

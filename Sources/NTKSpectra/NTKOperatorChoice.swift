@@ -43,11 +43,12 @@ public enum NTKOperatorChoice: String, Sendable, Codable, CaseIterable {
         network: Network<Scalar>, inputs: Matrix<Scalar>, kind: KernelKind = .full, batchSize: Int = 256,
         cacheBudgetBytes: Int = 1 << 30, preference: NTKOperatorChoice = .structured
     ) throws -> Selection {
+        try KernelBlockLayout.checkInputs(network: network, inputs: inputs, batchSize: batchSize)
+        // The one place the fallback is decided: the plan, made once, goes to the operator.
         let plan = StructuredCachePlan(
             network: network, examples: inputs.rows, batchSize: batchSize, budgetBytes: cacheBudgetBytes)
         if preference == .structured && plan.storage != .fallbackJVPVJP {
-            let op = try StructuredNTK(network: network, inputs: inputs, kind: kind, batchSize: batchSize,
-                                       cacheBudgetBytes: cacheBudgetBytes)
+            let op = try StructuredNTK(network: network, inputs: inputs, kind: kind, batchSize: batchSize, plan: plan)
             return Selection(choice: .structured, reason: plan.reason, kernel: op)
         }
         let op = try EmpiricalNTK(network: network, inputs: inputs, kind: kind, batchSize: batchSize,

@@ -74,13 +74,7 @@ public struct StructuredExactNTK: Sendable {
     ///   batch size or a kernel over `memoryBudgetBytes`.
     public func kernel(network: Network<Double>, inputs: Matrix<Double>, kind: KernelKind = .full) throws -> Matrix<Double> {
         let rules = try Self.rules(network)
-        guard inputs.columns == network.inputSize else {
-            throw NTKError.shapeMismatch(
-                "inputs have \(inputs.columns) features per example, the network expects \(network.inputSize)")
-        }
-        guard inputs.rows > 0 else { throw NTKError.invalidOption("inputs", "at least one example") }
-        guard inputs.isFinite else { throw NTKError.nonFinite("inputs contain NaN or Inf") }
-        guard batchSize >= 1 else { throw NTKError.invalidOption("batch-size", "a positive batch size, got \(batchSize)") }
+        try KernelBlockLayout.checkInputs(network: network, inputs: inputs, batchSize: batchSize)
         let n = inputs.rows, k = network.outputCount, big = n * k
         var doubles = big.multipliedReportingOverflow(by: big)
         var largestGrams = 0
@@ -102,15 +96,14 @@ public struct StructuredExactNTK: Sendable {
         // by position ((n·L)×E, row i·L + p), batch by batch.
         var deltas = rules.map { [Double](repeating: 0, count: big * $0.positions * $0.channels) }
         var patches = rules.map { [Double](repeating: 0, count: n * $0.positions * $0.patchLength) }
-        let batch = min(batchSize, n)
-        let cache = network.makeForwardCache(capacity: batch)
-        let signals = network.makeBackpropSignals(capacity: batch)
-        let workspace = network.makeBlockWorkspace(batch: batch, block: k)
+        // Streamed batch by batch: one scratch forward cache (`ForwardBatches`, as the operators batch).
+        let batches = ForwardBatches(network: network, inputs: inputs, batchSize: batchSize, keepAll: false)
+        let signals = network.makeBackpropSignals(capacity: batches.batchSize)
+        let workspace = network.makeBlockWorkspace(batch: batches.batchSize, block: k)
         var unfolded = [Double](repeating: 0, count: rules.map { $0.patchLength * $0.positions }.max() ?? 0)
-        var first = 0
-        while first < n {
-            let count = min(batch, n - first)
-            try KernelBlockLayout.forward(network, inputs, start: first, count: count, into: cache)
+        for b in 0..<batches.count {
+            let (first, count) = batches.range(b)
+            let cache = try batches.refresh(b)
             try network.backpropSignals(cache: cache, workspace: workspace, into: signals)
             for (slot, rule) in rules.enumerated() {
                 let O = rule.channels, E = rule.patchLength, L = rule.positions
@@ -132,7 +125,6 @@ public struct StructuredExactNTK: Sendable {
                     }
                 }
             }
-            first += count
         }
         // K (upper triangle) += Σ_{p,q} (δ_{ic,p}·δ_{jc′,q}) (c_w² patch_{i,p}·patch_{j,q} + c_b²).
         var kernel = [Double](repeating: 0, count: big * big)

@@ -38,19 +38,23 @@ public final class StructuredNTK<Scalar: BLASScalar>: @unchecked Sendable {
     public let plan: StructuredCachePlan
 
     /// Work done so far (including setup: forward passes and δ VJPs).
-    public var cost: NTKCost { fallback.map { ownCost + $0.cost } ?? ownCost }
+    public var cost: NTKCost {
+        var total = ownCost
+        total.forwardCalls += batches.forwardCalls
+        return fallback.map { total + $0.cost } ?? total
+    }
     var ownCost = NTKCost()
 
     public var examples: Int { inputs.rows }
     public var outputs: Int { network.outputCount }
     public var dimension: Int { kind.dimension(examples: examples, outputs: outputs) }
-    public var batchCount: Int { (examples + batchSize - 1) / batchSize }
+    public var batchCount: Int { batches.count }
     /// Whether forward caches of all batches are kept between products.
     public var cachesAllBatches: Bool { plan.storage == .cacheAll }
 
     let fallback: EmpiricalNTK<Scalar>?
-    private var caches: [ForwardCache<Scalar>] = []
-    private var scratchCache: ForwardCache<Scalar>?
+    /// The batches and their forward caches (`ForwardBatches`, shared with `EmpiricalNTK`).
+    let batches: ForwardBatches<Scalar>
     private var signals: [BackpropSignals<Scalar>] = []
     let layerIndices: [Int]
     private let layerOffsets: [Int]
@@ -101,14 +105,24 @@ public final class StructuredNTK<Scalar: BLASScalar>: @unchecked Sendable {
     ///   - inputs: n × inputSize; must be finite.
     ///   - cacheBudgetBytes: memory for forward caches and δ's (default 1 GiB), see `StructuredCachePlan`.
     /// - Throws: `NTKError` for mismatched or non-finite inputs or a non-positive batch size.
-    public init(network: Network<Scalar>, inputs: Matrix<Scalar>, kind: KernelKind = .full,
-                batchSize: Int = 256, cacheBudgetBytes: Int = 1 << 30) throws {
+    public convenience init(network: Network<Scalar>, inputs: Matrix<Scalar>, kind: KernelKind = .full,
+                            batchSize: Int = 256, cacheBudgetBytes: Int = 1 << 30) throws {
         try KernelBlockLayout.checkInputs(network: network, inputs: inputs, batchSize: batchSize)
+        try self.init(network: network, inputs: inputs, kind: kind, batchSize: batchSize,
+                      plan: StructuredCachePlan(network: network, examples: inputs.rows, batchSize: batchSize,
+                                                budgetBytes: cacheBudgetBytes))
+    }
+
+    /// The operator under a plan already made (`NTKOperatorChoice.makeOperator` decides once and
+    /// passes its plan). Inputs must have passed `KernelBlockLayout.checkInputs`.
+    init(network: Network<Scalar>, inputs: Matrix<Scalar>, kind: KernelKind, batchSize: Int,
+         plan: StructuredCachePlan) throws {
         self.network = network
         self.inputs = inputs
         self.kind = kind
         self.batchSize = min(batchSize, inputs.rows)
-        plan = StructuredCachePlan(network: network, examples: inputs.rows, batchSize: batchSize, budgetBytes: cacheBudgetBytes)
+        self.plan = plan
+        batches = ForwardBatches(network: network, inputs: inputs, batchSize: batchSize, keepAll: plan.storage == .cacheAll)
         layerIndices = network.parameterizedLayerIndices
         layerOffsets = layerIndices.map { network.body.parameterOffsets[$0] }
         layerSizes = layerIndices.map { network.layers[$0].outputSize }
@@ -120,16 +134,11 @@ public final class StructuredNTK<Scalar: BLASScalar>: @unchecked Sendable {
         }
         if plan.storage == .fallbackJVPVJP {
             fallback = try EmpiricalNTK(network: network, inputs: inputs, kind: kind, batchSize: batchSize,
-                                        cacheBudgetBytes: cacheBudgetBytes)
+                                        cacheBudgetBytes: plan.budgetBytes)
             return
         }
         fallback = nil
-        signals = (0..<batchCount).map { _ in network.makeBackpropSignals(capacity: self.batchSize) }
-        if plan.storage == .cacheAll {
-            caches = (0..<batchCount).map { _ in network.makeForwardCache(capacity: self.batchSize) }
-        } else {
-            scratchCache = network.makeForwardCache(capacity: self.batchSize)
-        }
+        signals = (0..<batches.count).map { _ in network.makeBackpropSignals(capacity: self.batchSize) }
         try computeSignals()
     }
 
@@ -147,39 +156,17 @@ public final class StructuredNTK<Scalar: BLASScalar>: @unchecked Sendable {
     private func computeSignals() throws {
         let workspace = network.makeBlockWorkspace(batch: batchSize, block: outputs)
         for b in 0..<batchCount {
-            let cache = plan.storage == .cacheAll ? caches[b] : try scratch()
-            try forward(b, into: cache)
+            let cache = try batches.refresh(b)
             try network.backpropSignals(cache: cache, workspace: workspace, into: signals[b])
             ownCost.vjpCalls += 1
         }
         ownCost.dataPasses += 1
     }
 
-    private func scratch() throws -> ForwardCache<Scalar> {
-        if let scratchCache { return scratchCache }
-        let c = network.makeForwardCache(capacity: batchSize)
-        scratchCache = c
-        return c
-    }
-
-    func batchRange(_ b: Int) -> (start: Int, count: Int) {
-        let start = b * batchSize
-        return (start, min(batchSize, examples - start))
-    }
-
-    private func forward(_ b: Int, into cache: ForwardCache<Scalar>) throws {
-        let (start, count) = batchRange(b)
-        try KernelBlockLayout.forward(network, inputs, start: start, count: count, into: cache)
-        ownCost.forwardCalls += 1
-    }
+    func batchRange(_ b: Int) -> (start: Int, count: Int) { batches.range(b) }
 
     /// The forward cache of batch b (recomputed into the scratch cache unless all are kept).
-    func cache(_ b: Int) throws -> ForwardCache<Scalar> {
-        if plan.storage == .cacheAll { return caches[b] }
-        let c = try scratch()
-        try forward(b, into: c)
-        return c
-    }
+    func cache(_ b: Int) throws -> ForwardCache<Scalar> { try batches.cache(b) }
 
     private func layerWorkspace(block: Int) -> BlockWorkspace<Scalar> {
         if let w = layerWorkspaces[block] { return w }
