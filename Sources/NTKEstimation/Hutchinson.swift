@@ -28,16 +28,12 @@ public struct Hutchinson: Sendable {
         guard n > 0 else { throw EstimationError.emptyOperator }
         var generator = SeededGenerator(seed: seed)
         var samples: [Double] = []
-        let clock = ContinuousClock()
-        let start = clock.now
+        let started = ContinuousClock().now
         var block = Matrix<Double>(rows: 0, columns: n)
         var image = Matrix<Double>(rows: 0, columns: n)
         var estimate = MonteCarloEstimate.exact(0)
-        while true {
-            var width = probesPerRound
-            if let budget = stopping.sampleBudget { width = min(width, budget - samples.count) }
-            if let budget = stopping.applicationBudget { width = min(width, budget - counted.cost.applications) }
-            if width <= 0 { break }
+        let rounds = SamplingRounds(probesPerRound: probesPerRound, stopping: stopping, applicationsPerProbe: 1)
+        try rounds.run(counted, started: started, samples: { samples.count }) { width in
             if block.rows != width {
                 block = Matrix(rows: width, columns: n)
                 image = Matrix(rows: width, columns: n)
@@ -45,11 +41,10 @@ public struct Hutchinson: Sendable {
             distribution.fill(&block, using: &generator)
             try counted.apply(block, into: &image)
             samples += try BlockKernels.rowDots(block, image)
-            let seconds = (clock.now - start).seconds
             estimate = try .fromSamples(samples, confidenceLevel: confidenceLevel,
-                                        applications: counted.cost.applications, seconds: seconds)
-            if stopping.isSatisfied(by: .init(estimate: estimate, applications: counted.cost.applications,
-                                              seconds: seconds)) { break }
+                                        applications: counted.cost.applications,
+                                        seconds: (ContinuousClock().now - started).seconds)
+            return [estimate]
         }
         guard !samples.isEmpty else {
             throw EstimationError.invalidConfiguration(

@@ -60,19 +60,14 @@ public struct StochasticLanczosQuadrature: Sendable {
         var depths: [Int] = []
         var clipped: [Double] = []
         var lambdaMax = 0.0
-        let clock = ContinuousClock()
-        let start = clock.now
+        let started = ContinuousClock().now
         var estimates: [MonteCarloEstimate] = []
-        while true {
-            var width = probesPerRound
-            if let budget = stopping.sampleBudget { width = min(width, budget - depths.count) }
-            if let budget = stopping.applicationBudget {
-                width = min(width, (budget - counted.cost.applications) / max(1, min(lanczos.steps, n)))
-            }
-            if width <= 0 { break }
+        let rounds = SamplingRounds(probesPerRound: probesPerRound, stopping: stopping,
+                                    applicationsPerProbe: min(lanczos.steps, n))
+        try rounds.run(counted, started: started, samples: { depths.count }) { width in
             var block = Matrix<Double>(rows: width, columns: n)
             distribution.fill(&block, using: &generator)
-            let round = try SLQRound.run(counted, start: block, lanczos: lanczos)
+            let round = try sampleRound(counted, start: block)
             lambdaMax = max(lambdaMax, round.largestRitzValue)
             let threshold = (clipThreshold ?? Double(n) * .ulpOfOne) * lambdaMax
             for probe in round.probes {
@@ -82,17 +77,13 @@ public struct StochasticLanczosQuadrature: Sendable {
                 depths.append(probe.result.depth)
                 clipped.append(probe.clippedWeight(below: threshold))
             }
-            let seconds = (clock.now - start).seconds
+            let seconds = (ContinuousClock().now - started).seconds
             let depth = Double(depths.reduce(0, +)) / Double(depths.count)
             estimates = try samples.map {
                 try MonteCarloEstimate.fromSamples($0, confidenceLevel: confidenceLevel, lanczosDepth: depth,
                                                    applications: counted.cost.applications, seconds: seconds)
             }
-            let done = estimates.allSatisfy {
-                stopping.isSatisfied(by: .init(estimate: $0, applications: counted.cost.applications,
-                                               seconds: seconds))
-            }
-            if done { break }
+            return estimates
         }
         guard !depths.isEmpty else {
             throw EstimationError.invalidConfiguration(
@@ -100,6 +91,15 @@ public struct StochasticLanczosQuadrature: Sendable {
         }
         return Result(estimates: estimates, samples: samples, depths: depths, cost: counted.cost,
                       clippedMass: clipped.reduce(0, +) / Double(clipped.count), largestRitzValue: lambdaMax)
+    }
+
+    /// One round of SLQ: a lockstep Lanczos run from every row of `start` (each row a probe z_l,
+    /// unnormalized), with the Gauss rule of each run; `stop` ends a probe's run early (the
+    /// bias brackets of `SpectralEstimator`). The complement of the deflated estimator samples
+    /// through this method, so both estimators share one quadrature per probe.
+    func sampleRound(_ op: any SymmetricOperator, start: Matrix<Double>,
+                     stop: Lanczos.StopCriterion? = nil) throws -> SLQRound {
+        try SLQRound.run(op, start: start, lanczos: lanczos, stop: stop)
     }
 
     func validate() throws {
