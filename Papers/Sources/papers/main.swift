@@ -26,6 +26,7 @@ protocol Reproduction {
 }
 
 let reproductions: [any Reproduction.Type] = [CollectiveVariablesReproduction.self, FiniteWidthFluctuationsReproduction.self]
+    + [UniversalRepresentationsReproduction.self]
 
 @MainActor func usage() -> String {
     "usage: papers NAME [--quick] [--part PART] [--output DIR] [--papers-dir DIR]\n  NAME: "
