@@ -3,7 +3,7 @@ import CLAPACKE
 /// The Cholesky factorization A + δI = L Lᵀ of a symmetric positive definite matrix by LAPACK
 /// `dpotrf`, and solves with it by `dpotrs`, in Double.
 ///
-Only A's lower triangle (row-major) is read; `factor` holds L (row-major, zeros above
+/// Only the lower triangle of A (row-major) is read; `factor` holds L (row-major, zeros above
 /// the diagonal). `jitter` δ ≥ 0 is added to the diagonal first (a common
 /// regularizer for nearly singular kernel matrices; Rasmussen & Williams 2006, §A.4).
 /// - Complexity: n³/3 flops to factor, 2n²·m to solve for m right-hand sides; O(n²) memory.
