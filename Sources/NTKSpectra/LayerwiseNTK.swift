@@ -14,6 +14,7 @@ import NTKNetworks
 /// - `traces`: Hutchinson estimates of every tr K_l from the SAME probes — vᵀK_l v = ‖J_lᵀ v‖², so
 ///   one VJP pass per probe block (`EmpiricalNTK.pullback`) serves all layers at once, and the
 ///   per-probe samples of Σ_l tr K_l are those of tr K (Hutchinson 1989; Rademacher probes);
+/// - `exactTraces`: every tr K_l exactly from unit-vector pullbacks (no Jacobian in memory);
 /// - `layerOperator`: v ↦ K_l v = J(mask_l ⊙ Jᵀv) as a `SymmetricOperator` (one VJP and one JVP
 ///   pass per block), so that the per-layer spectral entropy S_l = log T_l − tr(K_l log K_l)/T_l
 ///   comes from `SpectralEstimator` (deflated SLQ) like the whole kernel's (`entropies`).
@@ -107,6 +108,39 @@ public struct LayerwiseNTK<Scalar: BLASScalar>: Sendable {
         return try samples.map {
             try MonteCarloEstimate.fromSamples($0, confidenceLevel: confidenceLevel, applications: probes, seconds: seconds)
         }
+    }
+
+    /// The exact tr K_l = Σ_e ‖J_lᵀ e‖² of every layer (and, last, tr K = Σ_l tr K_l), from the
+    /// unit vectors e of the kernel's dimension pulled back in blocks of `block`
+    /// (`EmpiricalNTK.pullback`): no n·k×P Jacobian in memory, only block·P scalars.
+    /// - Complexity: dimension/block VJP passes of width block (≈ one backward pass per kernel
+    ///   row, like `EmpiricalNTK.exactDiagonal`).
+    public func exactTraces(inputs: Matrix<Scalar>, block: Int = 16) throws -> [Double] {
+        guard block >= 1 else { throw NTKError.invalidOption("block", "≥ 1, got \(block)") }
+        let ntk = try EmpiricalNTK(network: network, inputs: inputs, kind: kind)
+        let dimension = ntk.dimension, p = network.parameterCount
+        var traces = [Double](repeating: 0, count: slices.count + 1)
+        var gradient: [Scalar] = []
+        var first = 0
+        while first < dimension {
+            let s = min(block, dimension - first)
+            var e = Matrix<Double>(rows: s, columns: dimension)
+            for t in 0..<s { e[t, first + t] = 1 }
+            try ntk.pullback(e, into: &gradient)
+            let rows = ntk.parameterBlockWidth(vectors: s)
+            gradient.withUnsafeBufferPointer { g in
+                for (l, slice) in slices.enumerated() {
+                    var sum = 0.0
+                    for r in 0..<rows {
+                        for q in slice.range { let x = Double(g[r * p + q]); sum += x * x }
+                    }
+                    traces[l] += sum
+                }
+            }
+            first += s
+        }
+        traces[slices.count] = traces[0..<slices.count].reduce(0, +)
+        return traces
     }
 
     /// v ↦ K_l v for the parameterized layer `slices[index]`: `ntk.pullback`, the parameter

@@ -123,6 +123,8 @@ struct LayerKernelTests {
             #expect(estimates[l].lower <= t && t <= estimates[l].upper, "layer \(l): \(estimates[l]) vs \(t)")
             #expect(estimates[l].relativeHalfWidth < 0.2)  // informative, not a vacuous interval
         }
+        let unitTraces = try split.exactTraces(inputs: x, block: 5)
+        for (l, t) in exact.enumerated() { #expect(abs(unitTraces[l] - t) <= 1e-12 * t, "exact trace of layer \(l)") }
         let total = exact.reduce(0, +)
         #expect(estimates.last!.lower <= total && total <= estimates.last!.upper)
         #expect(abs(estimates.last!.value - estimates.dropLast().reduce(0) { $0 + $1.value }) <= 1e-12 * total)
