@@ -25,7 +25,8 @@ protocol Reproduction {
     static func run(_ options: RunOptions) throws
 }
 
-let reproductions: [any Reproduction.Type] = [CollectiveVariablesReproduction.self, FiniteWidthFluctuationsReproduction.self]
+let reproductions: [any Reproduction.Type] = [CollectiveVariablesReproduction.self, FiniteWidthFluctuationsReproduction.self,
+                                           SlowVariablesReproduction.self]
 
 @MainActor func usage() -> String {
     "usage: papers NAME [--quick] [--part PART] [--output DIR] [--papers-dir DIR]\n  NAME: "
