@@ -172,7 +172,7 @@ public struct LayerwiseNTK<Scalar: BLASScalar>: Sendable {
 
     /// Trace and spectral entropy (with the estimator's other statistics) of every K_l, each
     /// by `estimator` on `layerOperator` (one operator over the same `EmpiricalNTK` and forward
-    /// caches for all layers).
+    /// caches for all layers; every layer's estimate starts from the estimator's seed).
     /// - Complexity: the estimator's applications per layer, each one VJP and one JVP pass.
     public func entropies(inputs: Matrix<Scalar>, estimator: SpectralEstimator = SpectralEstimator()) throws -> [SpectralReport] {
         let ntk = try EmpiricalNTK(network: network, inputs: inputs, kind: kind)

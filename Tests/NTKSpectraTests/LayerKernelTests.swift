@@ -107,6 +107,26 @@ struct LayerKernelTests {
         #expect(Self.maxRelativeError(kernels[0], direct0) <= 1e-13 * Double(j.rows))
     }
 
+    /// The Float path: per-layer kernels, exact traces and Hutchinson traces (same seed) of a
+    /// Float network agree with the Double network of the same parameters to Float round-off.
+    @Test func floatPathAgreesWithDouble() throws {
+        let spec = ModelSpec.mlp(inputSize: 4, hiddenSizes: [6, 5], outputSize: 2, activation: .tanh)
+        let net: Network<Double> = try spec.makeNetwork(seed: 12)
+        let netF: Network<Float> = try spec.makeNetwork(seed: 12)
+        let x: Matrix<Double> = try Self.inputs(6, 4)
+        let xF = Matrix<Float>(rows: 6, columns: 4) { Float(x[$0, $1]) }
+        let split = try LayerwiseNTK(network: net), splitF = try LayerwiseNTK(network: netF)
+        for (k, kF) in zip(try split.exactKernels(inputs: x), try splitF.exactKernels(inputs: xF)) {
+            #expect(Self.maxRelativeError(kF, k) <= 1e-5)
+        }
+        for (t, tF) in zip(try split.exactTraces(inputs: x), try splitF.exactTraces(inputs: xF)) {
+            #expect(abs(tF - t) <= 1e-5 * t)
+        }
+        for (e, eF) in zip(try split.traces(inputs: x, probes: 8, seed: 4), try splitF.traces(inputs: xF, probes: 8, seed: 4)) {
+            #expect(abs(eF.value - e.value) <= 1e-5 * e.value)
+        }
+    }
+
     /// Hutchinson per-layer traces (same probes for all layers): each 99 % interval covers the
     /// exact tr K_l (seeded; the t-interval over 400 probes), and the last entry's samples are the
     /// sums, so it covers tr K.
