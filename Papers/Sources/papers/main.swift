@@ -25,8 +25,10 @@ protocol Reproduction {
     static func run(_ options: RunOptions) throws
 }
 
-let reproductions: [any Reproduction.Type] = [CollectiveVariablesReproduction.self, FiniteWidthFluctuationsReproduction.self]
-    + [UniversalRepresentationsReproduction.self]
+let reproductions: [any Reproduction.Type] = [
+    CollectiveVariablesReproduction.self, FiniteWidthFluctuationsReproduction.self, SlowVariablesReproduction.self,
+    UniversalRepresentationsReproduction.self,
+]
 
 @MainActor func usage() -> String {
     "usage: papers NAME [--quick] [--part PART] [--output DIR] [--papers-dir DIR]\n  NAME: "
