@@ -74,11 +74,11 @@ public struct DemoCommand: ParsableCommand {
         }
         let figure = directory.appendingPathComponent("ntk_demo.svg")
         try DemoFigure(summaries: summaries).figure().write(to: figure)
-        print(DemoSummary.table(summaries))
+        Console.current.print(DemoSummary.table(summaries))
         let total = Double(DispatchTime.now().uptimeNanoseconds - started) * 1e-9
-        print("records: " + summaries.map { directory.appendingPathComponent("\($0.name).jsonl").path }.joined(separator: ", "))
-        print("figure:  \(figure.path)")
-        print(String(format: "total %.1f s", total))
+        Console.current.print("records: " + summaries.map { directory.appendingPathComponent("\($0.name).jsonl").path }.joined(separator: ", "))
+        Console.current.print("figure:  \(figure.path)")
+        Console.current.print(String(format: "total %.1f s", total))
     }
 
     func trainAndMonitor(_ name: String, hidden: [Int], learningRate: Double, train: Dataset<Double>, test: Dataset<Double>,

@@ -186,8 +186,8 @@ public struct EnsembleCommand: ParsableCommand {
         if let csvOut { try outputs.stage(Data(csv.utf8), to: csvOut, option: "--csv-out") }
         try outputs.commit()
         switch format {
-        case .json: print(document.encoded())
-        case .table: print((["Kernel ensembles (\(seeds) seeds per cell; mean ± standard deviation over seeds)"] + table).joined(separator: "\n"))
+        case .json: Console.current.print(document.encoded())
+        case .table: Console.current.print((["Kernel ensembles (\(seeds) seeds per cell; mean ± standard deviation over seeds)"] + table).joined(separator: "\n"))
         }
     }
 

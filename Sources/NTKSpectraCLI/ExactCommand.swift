@@ -111,7 +111,7 @@ struct ExactReport {
 
 /// A two-column table on stdout, keys sorted.
 public func printTable(title: String, _ fields: [String: JSONValue]) {
-    print(tableText(title: title, fields))
+    Console.current.print(tableText(title: title, fields))
 }
 
 /// The text `printTable` prints (without the final newline).

@@ -184,12 +184,12 @@ func readFile(_ path: String, what: String, option: String = "--model") throws -
 
 /// Progress lines on stderr.
 func progress(_ message: String) {
-    FileHandle.standardError.write(Data((message + "\n").utf8))
+    Console.current.note(message)
 }
 
 /// One JSON object on stdout, keys sorted, no NaN (non-finite values are encoded as null).
 func printJSON(_ object: [String: JSONValue]) {
-    print(JSONValue.object(object).encoded())
+    Console.current.print(JSONValue.object(object).encoded())
 }
 
 /// Where a network comes from: a JSON spec or an ONNX model.
