@@ -251,3 +251,73 @@ struct ReportSchemaTests {
         #expect(Self.keys(#"{"b": {"x": 1}, "a": "q\"uo:te", "c": [{"y": 2}]}"#) == ["b", "a", "c"])
     }
 }
+
+/// The option groups every command shares (`OutputOptions`, `RuntimeOptions`), the report
+/// type they print through, and the model and inputs read once per command.
+@Suite("ntk-spectra shared options")
+struct SharedOptionsTests {
+    /// Every computing command takes --threads and --quiet; every reporting command --format.
+    @Test(arguments: [
+        ["estimate"] + InProcessTests.model, ["validate"] + InProcessTests.model, ["exact"] + InProcessTests.model,
+        ["density"] + InProcessTests.model + ["--out", "d.csv"], ["bench", "matvec"] + InProcessTests.model,
+        ["bench", "entropy"] + InProcessTests.model, ["train"],
+    ])
+    func sharedGroupsParseEverywhere(arguments: [String]) throws {
+        #expect(InProcessTests.rejection(arguments + ["--threads", "1", "--quiet", "--format", "json"]) == nil)
+        #expect(InProcessTests.rejection(arguments + ["--threads", "0"]) == "--threads must be at least 1, got 0")
+        #expect(InProcessTests.rejection(arguments + ["--format", "xml"])
+            == "The value 'xml' is invalid for '--format <format>'. Please provide one of 'table' and 'json'.")
+    }
+
+    @Test func demoAndEnsembleTakeTheirGroups() {
+        #expect(InProcessTests.rejection(["demo", "--threads", "1", "--quiet"]) == nil)
+        #expect(InProcessTests.rejection(["ensemble", "--inputs", "x.npy", "--format", "json"]) == nil)
+    }
+
+    /// `bench matvec` prints JSON unless asked for a table; `exact` a table unless asked for JSON.
+    @Test func defaultFormatsAreKept() throws {
+        let bench = try InProcessTests.runParsed(["bench", "matvec"] + InProcessTests.model + ["--repeats", "1"]).stdout
+        #expect(bench.hasPrefix("{"))
+        let table = try InProcessTests.runParsed(["bench", "matvec"] + InProcessTests.model + ["--repeats", "1", "--format", "table"])
+        #expect(table.stdout.hasPrefix("NTK matvec throughput\n  block "))
+        let exact = try InProcessTests.runParsed(["exact"] + InProcessTests.model).stdout
+        #expect(exact.hasPrefix("Exact NTK (full kernel)\n"))
+    }
+
+    /// One report, two renderings of the same fields.
+    @Test func reportRendersTableOrJSON() {
+        var report = CommandReport(title: "T", fields: ["b": .number(.nan), "a": .integer(1)])
+        report.add(["a": .integer(2), "c": .string("x")])
+        report.update(["c": .string("y")])
+        #expect(report.rendered(.json) == #"{"a": 1, "b": null, "c": "y"}"#)
+        #expect(report.rendered(.table) == "T\n  a  1\n  b  —\n  c  y")
+        #expect(CommandReport(title: "T", fields: ["a": 1], tableOverride: "custom").rendered(.table) == "custom")
+    }
+
+    /// `train --quiet` keeps stderr free of progress; without it the record lines appear.
+    @Test func quietSilencesTrainingProgress() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ntk-quiet-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let arguments = ["train", "--dataset", "moons", "--samples", "40", "--hidden", "4", "--epochs", "1", "--batch-size", "16",
+                         "--monitor-every", "1", "--monitor-examples", "4", "--output", directory.path]
+        let loud = try InProcessTests.runParsed(arguments)
+        #expect(loud.stderr.contains("train: ") && loud.stderr.contains(" step "))
+        let quiet = try InProcessTests.runParsed(arguments + ["--quiet"])
+        #expect(quiet.stderr.isEmpty, "\(quiet.stderr)")
+        #expect(try InProcessTests.object(quiet.stdout)["records"] as? Int == 3)
+    }
+
+    /// The inputs file is read once per command: a second precision converts the same array.
+    @Test func loadedModelReadsItsFilesOnce() throws {
+        let (directory, inputs) = try CLIHardeningTests.scratch()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var options = try ModelOptions.parse(["--model", CLITests.path("mlp.json"), "--inputs", inputs.path])
+        options.seed = 3
+        let loaded = try LoadedModel(options)
+        let network = try loaded.network(Double.self)
+        let first = try loaded.inputs(Double.self, inputShape: network.inputShape)
+        try FileManager.default.removeItem(at: inputs)
+        let again = try loaded.inputs(Float.self, inputShape: network.inputShape)
+        #expect(again.rows == first.rows && again.storage == first.storage.map { Float($0) })
+    }
+}
