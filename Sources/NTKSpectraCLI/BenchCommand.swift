@@ -29,16 +29,13 @@ public struct BenchMatvecCommand: ParsableCommand {
 
     @OptionGroup public var model: ModelOptions
     @OptionGroup public var kernel: KernelOptions
+    @OptionGroup public var product: ProductOptions
     @OptionGroup public var output: OutputOptions
     @OptionGroup public var runtime: RuntimeOptions
     @Option(name: .long, help: "Vectors per block product.")
     public var block: Int = 1
-    @Option(name: .long, help: "Network arithmetic: float or double.")
-    public var precision: Precision = .float
     @Option(name: .long, help: "Timed block products (median reported).")
     public var repeats: Int = 5
-    @Option(name: .customLong("operator"), help: "NTK product: structured (the default, as for estimate) or jvp_vjp.")
-    public var operatorChoice: NTKOperatorChoice = .structured
 
     public init() {}
 
@@ -51,7 +48,7 @@ public struct BenchMatvecCommand: ParsableCommand {
         try runtime.applyThreads()
         let loaded = try LoadedModel(model)
         let report: CommandReport
-        switch precision {
+        switch product.precision {
         case .float: report = try measure(Float.self, model: loaded)
         case .double: report = try measure(Double.self, model: loaded)
         }
@@ -75,7 +72,7 @@ public struct BenchMatvecCommand: ParsableCommand {
         let t0 = DispatchTime.now().uptimeNanoseconds
         let selection = try NTKOperatorChoice.makeOperator(
             network: network, inputs: inputs, kind: kernel.kernel, batchSize: batchSize, cacheBudgetBytes: 8 << 30,
-            preference: operatorChoice)
+            preference: product.operatorChoice)
         let op = selection.kernel
         let setup = seconds(since: t0)
         try SizeLimit.checkAllocation(

@@ -26,17 +26,25 @@ public struct EstimatorOptions: ParsableArguments {
     @Option(name: .long, help: "Lanczos depth per probe.")
     public var lanczosSteps: Int = 30
 
-    @Option(name: .long, help: "Network arithmetic: float or double (Lanczos and reductions are always double).")
-    public var precision: Precision = .float
+    @OptionGroup public var product: ProductOptions
+
+    /// --precision (`ProductOptions`).
+    public var precision: Precision {
+        get { product.precision }
+        set { product.precision = newValue }
+    }
+
+    /// --operator (`ProductOptions`).
+    public var operatorChoice: NTKOperatorChoice {
+        get { product.operatorChoice }
+        set { product.operatorChoice = newValue }
+    }
 
     @Flag(name: .long, help: "Plain SLQ (no deflation of the top eigenpairs).")
     public var noDeflation = false
 
     @Option(name: .long, help: "Accept a Ritz pair for deflation when its residual is at most this × λ_max (default: 1e-6 for double networks, 1e-2 for float).")
     public var ritzTolerance: Double?
-
-    @Option(name: .customLong("operator"), help: "NTK product: structured (default; falls back when its cache does not fit) or jvp_vjp.")
-    public var operatorChoice: NTKOperatorChoice = .structured
 
     @Option(name: .long, help: "Route: auto (the cheapest predicted that fits --memory-budget), dense (exact eigensolve), kernel-lanczos (kernel formed once, deflated SLQ on it) or matrix-free.")
     public var route: SpectralRoute = .auto

@@ -161,6 +161,18 @@ public final class LoadedModel {
     }
 }
 
+/// How the NTK product is computed: the network's arithmetic and the operator (estimate,
+/// validate, bench entropy through `EstimatorOptions`, and bench matvec).
+public struct ProductOptions: ParsableArguments {
+    @Option(name: .long, help: "Network arithmetic: float or double (Lanczos and reductions are always double).")
+    public var precision: Precision = .float
+
+    @Option(name: .customLong("operator"), help: "NTK product: structured (default; falls back when its cache does not fit) or jvp_vjp.")
+    public var operatorChoice: NTKOperatorChoice = .structured
+
+    public init() {}
+}
+
 /// Kernel options shared by exact and estimated paths.
 public struct KernelOptions: ParsableArguments {
     @Option(name: .long, help: "full: (n·k)×(n·k) kernel; traced: n×n kernel summed over outputs.")

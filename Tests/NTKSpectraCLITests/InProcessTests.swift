@@ -284,6 +284,15 @@ struct SharedOptionsTests {
         #expect(exact.hasPrefix("Exact NTK (full kernel)\n"))
     }
 
+    /// `bench matvec` and the estimators share --precision and --operator (`ProductOptions`).
+    @Test func benchMatvecTakesTheProductOptions() throws {
+        let out = try InProcessTests.runParsed(["bench", "matvec"] + InProcessTests.model
+            + ["--repeats", "1", "--precision", "double", "--operator", "jvp_vjp"]).stdout
+        let o = try InProcessTests.object(out)
+        #expect(o["operator"] as? String == "jvp_vjp" && o["precision"] as? String == "float64")
+        #expect(InProcessTests.rejection(["estimate"] + InProcessTests.model + ["--precision", "double", "--operator", "jvp_vjp"]) == nil)
+    }
+
     /// One report, two renderings of the same fields.
     @Test func reportRendersTableOrJSON() {
         var report = CommandReport(title: "T", fields: ["b": .number(.nan), "a": .integer(1)])
