@@ -38,8 +38,7 @@ public struct DemoCommand: ParsableCommand {
 
     @Flag(name: .customLong("warm-start"), inversion: .prefixedNo, help: "Warm-start each record from the previous one (top Ritz vectors refreshed and accepted by residual, the same probes); off by default (--no-warm-start: every record cold).")
     public var warmStart = false
-    @Option(name: .long, help: "OpenBLAS threads.")
-    public var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @OptionGroup public var runtime: RuntimeOptions
 
     public init() {}
 
@@ -49,11 +48,10 @@ public struct DemoCommand: ParsableCommand {
             throw ValidationError("--probe-examples must be between 2 and 1797, got \(probeExamples)")
         }
         guard every >= 1 else { throw ValidationError("--every must be at least 1, got \(every)") }
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
     }
 
     public func run() throws {
-        try BLASThreads.set(monitorAsync ? max(1, threads / 2) : threads)
+        try runtime.applyThreads(sharedWithMonitor: monitorAsync)
         let started = DispatchTime.now().uptimeNanoseconds
         let directory = URL(fileURLWithPath: output)
         try OutputFiles.createDirectory(directory, option: "--output")
@@ -61,7 +59,7 @@ public struct DemoCommand: ParsableCommand {
         let digits = try EmbeddedDatasets.digits(as: Double.self)
         let (train, test) = try digits.split(trainFraction: 0.8, seed: seed)
         let probes = try test.subset(Array(0..<min(probeExamples, test.count)))
-        progress("demo: UCI digits \(train.count) train / \(test.count) test; NTK monitored on \(probes.count) test inputs × 10 outputs (N = \(probes.count * 10)); OpenBLAS \(BLASThreads.coreName) × \(BLASThreads.count)")
+        runtime.progress("demo: UCI digits \(train.count) train / \(test.count) test; NTK monitored on \(probes.count) test inputs × 10 outputs (N = \(probes.count * 10)); OpenBLAS \(BLASThreads.coreName) × \(BLASThreads.count)")
 
         let runs: [(name: String, hidden: [Int], learningRate: Double)] = [
             ("small", [32], 0.1),
@@ -74,11 +72,11 @@ public struct DemoCommand: ParsableCommand {
         }
         let figure = directory.appendingPathComponent("ntk_demo.svg")
         try DemoFigure(summaries: summaries).figure().write(to: figure)
-        print(DemoSummary.table(summaries))
+        Console.current.print(DemoSummary.table(summaries))
         let total = Double(DispatchTime.now().uptimeNanoseconds - started) * 1e-9
-        print("records: " + summaries.map { directory.appendingPathComponent("\($0.name).jsonl").path }.joined(separator: ", "))
-        print("figure:  \(figure.path)")
-        print(String(format: "total %.1f s", total))
+        Console.current.print("records: " + summaries.map { directory.appendingPathComponent("\($0.name).jsonl").path }.joined(separator: ", "))
+        Console.current.print("figure:  \(figure.path)")
+        Console.current.print(String(format: "total %.1f s", total))
     }
 
     func trainAndMonitor(_ name: String, hidden: [Int], learningRate: Double, train: Dataset<Double>, test: Dataset<Double>,
@@ -101,8 +99,8 @@ public struct DemoCommand: ParsableCommand {
             configuration: monitorConfig, probeInputs: probes.inputs, probeTargets: probes.targets,
             output: directory.appendingPathComponent("\(name).jsonl"), truncate: true)
         let steps = trainer.epochs * ((train.count + 63) / 64)
-        progress("demo: training \(name) MLP 64-\(hidden.map(String.init).joined(separator: "-"))-10 tanh (P = \(network.parameterCount)), \(steps) SGD steps, monitor every \(every)")
-        let reporter = ProgressReporter<Double>(name: name, totalSteps: steps, monitor: monitor)
+        runtime.progress("demo: training \(name) MLP 64-\(hidden.map(String.init).joined(separator: "-"))-10 tanh (P = \(network.parameterCount)), \(steps) SGD steps, monitor every \(every)")
+        let reporter = ProgressReporter<Double>(name: name, totalSteps: steps, monitor: monitor, runtime: runtime)
         let started = DispatchTime.now().uptimeNanoseconds
         let report = try trainer.train(network: &network, inputs: train.inputs, targets: train.targets,
                                        callbacks: [monitor, reporter])
@@ -120,10 +118,11 @@ final class ProgressReporter<Scalar: BLASScalar>: TrainingCallback {
     let name: String
     let totalSteps: Int
     let monitor: SpectralMonitor<Scalar>
+    let runtime: RuntimeOptions
     var reported = 0
 
-    init(name: String, totalSteps: Int, monitor: SpectralMonitor<Scalar>) {
-        self.name = name; self.totalSteps = totalSteps; self.monitor = monitor
+    init(name: String, totalSteps: Int, monitor: SpectralMonitor<Scalar>, runtime: RuntimeOptions) {
+        self.name = name; self.totalSteps = totalSteps; self.monitor = monitor; self.runtime = runtime
     }
 
     func report() {
@@ -139,7 +138,7 @@ final class ProgressReporter<Scalar: BLASScalar>: TrainingCallback {
         if r["exact_entropy"] != nil {
             line += String(format: "  exact %.4f (err %.2f%%)", num("exact_entropy"), 100 * num("entropy_relative_error"))
         }
-        progress(line)
+        runtime.progress(line)
     }
 
     func trainingDidBegin(_ context: TrainingContext<Scalar>) throws -> TrainingDecision { report(); return .continue }

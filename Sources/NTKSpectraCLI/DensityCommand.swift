@@ -16,6 +16,8 @@ public struct DensityCommand: ParsableCommand {
 
     @OptionGroup public var model: ModelOptions
     @OptionGroup public var kernel: KernelOptions
+    @OptionGroup public var output: OutputOptions
+    @OptionGroup public var runtime: RuntimeOptions
 
     @Option(name: .long, help: "slq (Gaussian-smoothed Lanczos quadrature) or kpm (Chebyshev moments, Jackson damping).")
     public var method: Method = .slq
@@ -57,13 +59,13 @@ public struct DensityCommand: ParsableCommand {
     }
 
     public func run() throws {
-        try BLASThreads.set(ProcessInfo.processInfo.activeProcessorCount)
+        try runtime.applyThreads()
         var outputs = model.outputFiles
         let exactPath = String(out.dropLast(4)) + "_exact_eigenvalues.npy"
         try outputs.check(out, option: "--out")
-        let spec = try model.spec()
-        let network = try model.network(Double.self, spec: consume spec)
-        let inputs = try model.inputMatrix(Double.self, inputShape: network.inputShape)
+        let loaded = try LoadedModel(model)
+        let network = try loaded.network(Double.self)
+        let inputs = try loaded.inputs(Double.self, inputShape: network.inputShape)
         let dimension = kernel.kernel.dimension(examples: inputs.rows, outputs: network.outputCount)
         let exactWanted = dimension <= exactLimit
         if exactWanted { try outputs.check(exactPath, option: "--out (its _exact_eigenvalues.npy sibling)") }
@@ -117,23 +119,13 @@ public struct DensityCommand: ParsableCommand {
             for (x, y) in zip(density.points, density.values) { text += "\(x),\(y)\n" }
             try outputs.stage(Data(text.utf8), to: out, option: "--out")
         }
-        var fields: [String: JSONValue] = [
-            "method": .string(method.rawValue), "points": .integer(density.points.count),
-            "integral": .number(density.integral), "matvecs": .integer(density.cost.applications),
-            "seconds": .number(density.cost.seconds), "dimension": .integer(dimension), "out": .string(out),
-            "route": .string(plan.route.rawValue), "route_reason": .string(plan.reason),
-            "predicted_seconds": .number(plan.chosen.seconds), "predicted_bytes": .integer(plan.chosen.bytes),
-        ]
         if exactWanted {
             let exact = try exactResult ?? exactNTK.spectrum(network: network, inputs: inputs)
             try outputs.stage(NPY.encode(shape: [exact.eigenvalues.count], values: exact.eigenvalues, source: exactPath),
                               to: exactPath, option: "--out (its _exact_eigenvalues.npy sibling)")
-            fields["exact_eigenvalues"] = .string(URL(fileURLWithPath: exactPath).path)
         }
         try outputs.commit()
-        switch kernel.format {
-        case .json: printJSON(fields)
-        case .table: printTable(title: "NTK spectral density (\(method.rawValue))", fields)
-        }
+        output.emit(.density(density, method: method.rawValue, dimension: dimension, out: out, plan: plan,
+                             exactEigenvalues: exactWanted ? URL(fileURLWithPath: exactPath).path : nil))
     }
 }

@@ -67,8 +67,7 @@ public struct EnsembleCommand: ParsableCommand {
     @Option(name: .long, help: "Write one CSV row per cell and time (init, final) to this file.")
     public var csvOut: String?
 
-    @Option(name: .long, help: "Output format on stdout: table or json.")
-    public var format: OutputFormat = .table
+    @OptionGroup public var output: OutputOptions
 
     public init() {}
 
@@ -151,15 +150,13 @@ public struct EnsembleCommand: ParsableCommand {
                 do { r = try ensemble.run(inputs: x, targets: y, testInputs: test) } catch let error as NTKError {
                     throw CLIError.failed("width \(width), γ₀ \(g): \(error)")
                 }
-                var cell: [String: JSONValue] = [
-                    "width": .integer(width), "gamma0": parameterization == .meanField ? .number(g) : .null,
-                    "parameterization": .string(parameterization.rawValue), "hidden_layers": .integer(hiddenLayers),
-                    "activation": .string(activation), "seeds": .integer(seeds), "steps": .integer(steps),
-                    "learning_rate": .number(ensemble.learningRate), "kernel_scale": .number(scale),
-                    "parameter_count": .integer(r.parameterCount), "seconds": .number(r.seconds), "workers": .integer(r.workers),
-                ]
+                var cell = CommandReport.ensembleCell(
+                    width: width, gamma0: parameterization == .meanField ? g : nil, parameterization: parameterization.rawValue,
+                    hiddenLayers: hiddenLayers, activation: activation, seeds: seeds, steps: steps,
+                    learningRate: ensemble.learningRate, kernelScale: scale, parameterCount: r.parameterCount, seconds: r.seconds,
+                    workers: r.workers)
                 for (name, s) in [("initial", r.initial), ("final", r.final)] {
-                    cell[name] = .object(Self.fields(s))
+                    cell[name] = .object(CommandReport.ensembleSnapshot(s))
                     let lambda1 = s.kernel.topEigenvalues.first
                     let predictionVariance = s.predictions.variance.reduce(0, +) / Double(max(s.predictions.length, 1))
                     let row: [String] = [
@@ -180,36 +177,14 @@ public struct EnsembleCommand: ParsableCommand {
                 cells.append(.object(cell))
             }
         }
-        let document: JSONValue = .object(["cells": .array(cells), "inputs": .integer(x.rows), "input_dimension": .integer(x.columns),
-                                           "test_inputs": .integer(test.rows)])
-        if let jsonOut { try outputs.stage(Data((document.encoded() + "\n").utf8), to: jsonOut, option: "--json-out") }
+        let report = CommandReport.ensemble(
+            cells: cells, inputs: x.rows, inputDimension: x.columns, testInputs: test.rows,
+            table: (["Kernel ensembles (\(seeds) seeds per cell; mean ± standard deviation over seeds)"] + table).joined(separator: "\n"))
+        if let jsonOut { try outputs.stage(Data((report.json + "\n").utf8), to: jsonOut, option: "--json-out") }
         if let csvOut { try outputs.stage(Data(csv.utf8), to: csvOut, option: "--csv-out") }
         try outputs.commit()
-        switch format {
-        case .json: print(document.encoded())
-        case .table: print((["Kernel ensembles (\(seeds) seeds per cell; mean ± standard deviation over seeds)"] + table).joined(separator: "\n"))
-        }
+        output.emit(report)
     }
 
     static func number(_ x: Double) -> String { x.isFinite ? String(format: "%.10g", x) : "" }
-
-    static func matrix(_ m: Matrix<Double>) -> JSONValue {
-        .array((0..<m.rows).map { i in .array((0..<m.columns).map { j in .number(m[i, j]) }) })
-    }
-
-    /// The JSON fields of one snapshot: scalar moments, entry means and variances, predictions.
-    static func fields(_ s: NetworkEnsemble.Snapshot) -> [String: JSONValue] {
-        let k = s.kernel
-        return [
-            "trace_mean": .number(k.trace.mean), "trace_variance": .number(k.trace.variance),
-            "entropy_mean": .number(k.entropy.mean), "entropy_variance": .number(k.entropy.variance),
-            "top_eigenvalues_mean": .array(k.topEigenvalues.map { .number($0.mean) }),
-            "top_eigenvalues_variance": .array(k.topEigenvalues.map { .number($0.variance) }),
-            "kernel_mean": matrix(k.mean), "kernel_variance": matrix(k.variance),
-            "mean_entry_variance": .number(k.meanEntryVariance), "signal_to_noise": .number(k.signalToNoise),
-            "prediction_mean": .array(s.predictions.mean.map { .number($0) }),
-            "prediction_variance": .array(s.predictions.variance.map { .number($0) }),
-            "loss_mean": .number(s.loss.mean), "loss_variance": .number(s.loss.variance),
-        ]
-    }
 }

@@ -1,123 +1,6 @@
 import ArgumentParser
 import Foundation
-import NTKEstimation
-import NTKLinearAlgebra
-import NTKNetworks
 import NTKSpectra
-
-/// Options of the matrix-free estimators.
-public struct EstimatorOptions: ParsableArguments {
-    @Option(name: .long, help: "Target relative half-width of the entropy interval.")
-    public var rtol: Double = 0.01
-
-    @Option(name: .long, help: "Confidence level of the intervals (Student-t over probes).")
-    public var confidence: Double = 0.95
-
-    @Option(name: .long, help: "Budget of NTK-vector products.")
-    public var maxMatvecs: Int?
-
-    @Option(name: [.customLong("max-probes"), .customLong("probes")],
-            help: "Most Lanczos probes on the deflated complement (--probes is the same option, kept for scripts).")
-    public var probes: Int = 64
-
-    @Option(name: .long, help: "Probes before the tolerance may stop the estimate (default 8; an error bar from fewer under-covers).")
-    public var minProbes: Int?
-
-    @Option(name: .long, help: "Lanczos depth per probe.")
-    public var lanczosSteps: Int = 30
-
-    @Option(name: .long, help: "Network arithmetic: float or double (Lanczos and reductions are always double).")
-    public var precision: Precision = .float
-
-    @Flag(name: .long, help: "Plain SLQ (no deflation of the top eigenpairs).")
-    public var noDeflation = false
-
-    @Option(name: .long, help: "Accept a Ritz pair for deflation when its residual is at most this × λ_max (default: 1e-6 for double networks, 1e-2 for float).")
-    public var ritzTolerance: Double?
-
-    @Option(name: .customLong("operator"), help: "NTK product: structured (default; falls back when its cache does not fit) or jvp_vjp.")
-    public var operatorChoice: NTKOperatorChoice = .structured
-
-    @Option(name: .long, help: "Route: auto (the cheapest predicted that fits --memory-budget), dense (exact eigensolve), kernel-lanczos (kernel formed once, deflated SLQ on it) or matrix-free.")
-    public var route: SpectralRoute = .auto
-
-    @Option(name: .long, help: "Memory budget of the route in MiB (default: half the physical memory, at most 8192).")
-    public var memoryBudget: Int?
-
-    @Flag(name: .long, help: "No progress line on stderr (shown after 2 s: live on a terminal, every 5 s otherwise).")
-    public var quiet = false
-
-    public init() {}
-
-    public func validate() throws {
-        guard rtol > 0, rtol < 1 else { throw ValidationError("--rtol must be in (0, 1), got \(rtol)") }
-        guard confidence > 0, confidence < 1 else { throw ValidationError("--confidence must be in (0, 1), got \(confidence)") }
-        if let m = maxMatvecs, m < 1 { throw ValidationError("--max-matvecs must be positive, got \(m)") }
-        guard probes >= 2 else { throw ValidationError("--max-probes (--probes) must be at least 2 (an error bar needs two), got \(probes)") }
-        if let m = minProbes, !(2...probes).contains(m) {
-            throw ValidationError("--min-probes must be between 2 and --max-probes (\(probes)), got \(m)")
-        }
-        guard lanczosSteps >= 1 else { throw ValidationError("--lanczos-steps must be at least 1, got \(lanczosSteps)") }
-        if let r = ritzTolerance, !(r > 0 && r < 1) { throw ValidationError("--ritz-tolerance must be in (0, 1), got \(r)") }
-        if let m = memoryBudget, !(1...(Int.max >> 21)).contains(m) {
-            throw ValidationError("--memory-budget must be a positive number of MiB, got \(m)")
-        }
-    }
-
-    /// The estimator these options configure (public for tools built on the options, e.g. ntk-spectra-mpi).
-    public func estimator(kernel: KernelOptions, seed: UInt64, conventions: SpectrumConventions = .init()) -> CollectiveVariableEstimator {
-        var spectral = SpectralEstimator.Configuration()
-        spectral.rtol = rtol
-        spectral.confidence = confidence
-        spectral.maxApplications = maxMatvecs
-        spectral.maxProbes = probes
-        if let minProbes { spectral.minProbes = minProbes } else { spectral.minProbes = min(spectral.minProbes, probes) }
-        spectral.lanczosSteps = lanczosSteps
-        spectral.deflation = !noDeflation
-        spectral.seed = seed
-        var estimator = CollectiveVariableEstimator(kind: kernel.kernel, batchSize: kernel.batchSize, spectral: spectral)
-        estimator.operatorPreference = operatorChoice
-        estimator.conventions = conventions
-        estimator.ritzTolerance = ritzTolerance
-        estimator.route = route
-        if let memoryBudget { estimator.memoryBudgetBytes = memoryBudget << 20 }
-        return estimator
-    }
-
-    /// The probe block and the Lanczos basis are sized by options: checked against memory first.
-    public func checkSizes(dimension: Int) throws {
-        try SizeLimit.checkAllocation(
-            "--probes \(probes) vectors of the kernel dimension \(dimension)", count: SizeLimit.product([probes, dimension]),
-            bytesPerElement: 8)
-        try SizeLimit.checkAllocation(
-            "--lanczos-steps \(lanczosSteps) vectors of the kernel dimension \(dimension)",
-            count: SizeLimit.product([lanczosSteps, dimension]), bytesPerElement: 8)
-    }
-
-    /// Runs the estimator in the requested precision, with the exact spectrum of the same
-    /// network and kernel when `exact` is true.
-    func run(model: ModelOptions, kernel: KernelOptions, conventions: SpectrumConventions = .init(),
-             exact: Bool = false, command: String = "estimate") throws -> (estimate: CollectiveVariables, exact: ExactNTK.Result?)
-    {
-        let spec = try model.spec()
-        var estimator = estimator(kernel: kernel, seed: model.seed, conventions: conventions)
-        let line = ProgressLine(command: command, minimumProbes: estimator.spectral.minProbes)
-        if !quiet { estimator.spectral.progress = line.handler }
-        defer { line.finish() }
-        switch precision {
-        case .float:
-            let net = try model.network(Float.self, spec: consume spec)
-            let inputs = try model.inputMatrix(Float.self, inputShape: net.inputShape)
-            try checkSizes(dimension: kernel.kernel.dimension(examples: inputs.rows, outputs: net.outputCount))
-            return try estimator.measure(network: net, inputs: inputs, exact: exact)
-        case .double:
-            let net = try model.network(Double.self, spec: consume spec)
-            let inputs = try model.inputMatrix(Double.self, inputShape: net.inputShape)
-            try checkSizes(dimension: kernel.kernel.dimension(examples: inputs.rows, outputs: net.outputCount))
-            return try estimator.measure(network: net, inputs: inputs, exact: exact)
-        }
-    }
-}
 
 /// `ntk-spectra estimate`: matrix-free trace (exact) and entropy (deflated SLQ) with error bars.
 public struct EstimateCommand: ParsableCommand {
@@ -129,45 +12,15 @@ public struct EstimateCommand: ParsableCommand {
     @OptionGroup public var kernel: KernelOptions
     @OptionGroup public var estimator: EstimatorOptions
     @OptionGroup public var convention: ConventionOptions
+    @OptionGroup public var output: OutputOptions
+    @OptionGroup public var runtime: RuntimeOptions
 
     public init() {}
 
     public func run() throws {
-        try BLASThreads.set(ProcessInfo.processInfo.activeProcessorCount)
-        let result = try estimator.run(model: model, kernel: kernel, conventions: convention.conventions).estimate
-        var fields = result.fields
-        fields.merge(convention.fields) { a, _ in a }
-        switch kernel.format {
-        case .json: printJSON(fields)
-        case .table: printTable(title: "Estimated NTK (\(kernel.kernel.rawValue) kernel)", fields)
-        }
-    }
-}
-
-/// `ntk-spectra validate`: estimate and exact on the same network, with errors and coverage.
-public struct ValidateCommand: ParsableCommand {
-    public static let configuration = CommandConfiguration(
-        commandName: "validate",
-        abstract: "Run the estimator and the exact path on the same network and compare them.")
-
-    @OptionGroup public var model: ModelOptions
-    @OptionGroup public var kernel: KernelOptions
-    @OptionGroup public var estimator: EstimatorOptions
-    @OptionGroup public var convention: ConventionOptions
-
-    public init() {}
-
-    public func run() throws {
-        try BLASThreads.set(ProcessInfo.processInfo.activeProcessorCount)
-        let (estimate, exactResult) = try estimator.run(
-            model: model, kernel: kernel, conventions: convention.conventions, exact: true, command: "validate")
-        guard let exact = exactResult else { throw CLIError.failed("the exact spectrum was not computed") }
-        var fields = estimate.fields
-        fields.merge(convention.fields) { a, _ in a }
-        fields.merge(estimate.comparisonFields(exact: exact)) { _, new in new }
-        switch kernel.format {
-        case .json: printJSON(fields)
-        case .table: printTable(title: "Estimate vs exact (\(kernel.kernel.rawValue) kernel)", fields)
-        }
+        try runtime.applyThreads()
+        let loaded = try LoadedModel(model)
+        let result = try estimator.run(model: loaded, kernel: kernel, runtime: runtime, conventions: convention.conventions).estimate
+        output.emit(.estimate(result, kind: kernel.kernel, conventions: convention.conventions))
     }
 }

@@ -23,10 +23,10 @@ public struct NTKSpectraCommand: ParsableCommand {
             let code = exitCode(for: error).rawValue
             if code == 0 && error is CleanExit || (code == 0 && !(error is CLIError) && isParserError(error)) {
                 let text = fullMessage(for: error)
-                if !text.isEmpty { print(text) }
+                if !text.isEmpty { Console.current.print(text) }
                 return 0
             }
-            FileHandle.standardError.write(Data("ntk-spectra: error: \(oneLine(errorMessage(error)))\n".utf8))
+            Console.current.note("ntk-spectra: error: \(oneLine(errorMessage(error)))")
             return code == 0 ? 1 : code
         }
     }

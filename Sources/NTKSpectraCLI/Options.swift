@@ -11,11 +11,6 @@ public enum Precision: String, ExpressibleByArgument, CaseIterable, Sendable {
     case float, double
 }
 
-/// How results are printed.
-public enum OutputFormat: String, ExpressibleByArgument, CaseIterable, Sendable {
-    case table, json
-}
-
 extension KernelKind: ExpressibleByArgument {}
 extension NTKOperatorChoice: ExpressibleByArgument {}
 extension SpectralRoute: ExpressibleByArgument {}
@@ -36,9 +31,7 @@ public struct ConventionOptions: ParsableArguments {
         SpectrumConventions(outputReduction: outputReduction, normalization: normalize)
     }
 
-    public var fields: [String: JSONValue] {
-        ["output_reduction": .string(outputReduction.rawValue), "normalization": .string(normalize.rawValue)]
-    }
+    public var fields: [String: JSONValue] { CommandReport.conventionFields(conventions) }
 }
 
 /// The network and data every kernel command reads.
@@ -114,11 +107,19 @@ public struct ModelOptions: ParsableArguments {
 
     /// Inputs as an n × inputSize matrix (checked against the model's input shape).
     public func inputMatrix<Scalar: BLASScalar>(_: Scalar.Type, inputShape: [Int]) throws -> Matrix<Scalar> {
+        try inputMatrix(Scalar.self, inputShape: inputShape, array: inputArray())
+    }
+
+    /// The inputs file, read and checked finite.
+    public func inputArray() throws -> NPYArray {
         try checkReadable(inputs, what: "inputs", option: "--inputs")
-        let array: NPYArray
-        do { array = try NPY.read(URL(fileURLWithPath: inputs), requireFinite: true) } catch {
+        do { return try NPY.read(URL(fileURLWithPath: inputs), requireFinite: true) } catch {
             throw CLIError.invalidFile(inputs, "\(error)")
         }
+    }
+
+    /// `array` (the inputs file) as an n × inputSize matrix (checked against the model's input shape).
+    public func inputMatrix<Scalar: BLASScalar>(_: Scalar.Type, inputShape: [Int], array: NPYArray) throws -> Matrix<Scalar> {
         let perExample = inputShape.reduce(1, *)
         guard let n = array.shape.first, n > 0, array.values.count == n.multipliedReportingOverflow(by: perExample).partialValue,
             !n.multipliedReportingOverflow(by: perExample).overflow
@@ -137,16 +138,53 @@ public struct ModelOptions: ParsableArguments {
     }
 }
 
+/// The model file and the inputs file of one command, each read once (the inputs when first
+/// asked for, so that a bad model or weights file is reported before them); the network is
+/// built from them in whichever precision a path needs.
+public final class LoadedModel {
+    public let options: ModelOptions
+    public let source: ModelSource
+    private var array: NPYArray?
+
+    public init(_ options: ModelOptions) throws {
+        self.options = options
+        self.source = try options.spec()
+    }
+
+    public func network<Scalar: BLASScalar>(_: Scalar.Type) throws -> Network<Scalar> {
+        try options.network(Scalar.self, spec: source)
+    }
+
+    public func inputs<Scalar: BLASScalar>(_: Scalar.Type, inputShape: [Int]) throws -> Matrix<Scalar> {
+        if array == nil { array = try options.inputArray() }
+        return try options.inputMatrix(Scalar.self, inputShape: inputShape, array: array!)
+    }
+}
+
+/// How the NTK product is computed: the network's arithmetic and the operator (estimate,
+/// validate, bench entropy through `EstimatorOptions`, and bench matvec).
+public struct ProductOptions: ParsableArguments {
+    @Option(name: .long, help: "Network arithmetic: float or double (Lanczos and reductions are always double).")
+    public var precision: Precision = .float
+
+    @Option(name: .customLong("operator"), help: "NTK product: structured (default; falls back when its cache does not fit) or jvp_vjp.")
+    public var operatorChoice: NTKOperatorChoice = .structured
+
+    public init() {}
+}
+
 /// Kernel options shared by exact and estimated paths.
 public struct KernelOptions: ParsableArguments {
     @Option(name: .long, help: "full: (n·k)×(n·k) kernel; traced: n×n kernel summed over outputs.")
     public var kernel: KernelKind = .full
 
-    @Option(name: .long, help: "Examples per batch when streaming the data.")
-    public var batchSize: Int = 256
+    /// --batch-size as given; nil: the command's default (`batchSize`: 256).
+    @Option(name: .customLong("batch-size"),
+            help: ArgumentHelp("Examples per batch when streaming the data (default: 256; bench matvec: 1024).", valueName: "batch-size"))
+    public var requestedBatchSize: Int?
 
-    @Option(name: .long, help: "Output format: table or json.")
-    public var format: OutputFormat = .table
+    /// Examples per batch: --batch-size, else 256.
+    public var batchSize: Int { requestedBatchSize ?? 256 }
 
     public init() {}
 
@@ -180,16 +218,6 @@ func readFile(_ path: String, what: String, option: String = "--model") throws -
     do { return try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
         throw CLIError.invalidFile(path, "cannot be read (\(option))")
     }
-}
-
-/// Progress lines on stderr.
-func progress(_ message: String) {
-    FileHandle.standardError.write(Data((message + "\n").utf8))
-}
-
-/// One JSON object on stdout, keys sorted, no NaN (non-finite values are encoded as null).
-func printJSON(_ object: [String: JSONValue]) {
-    print(JSONValue.object(object).encoded())
 }
 
 /// Where a network comes from: a JSON spec or an ONNX model.

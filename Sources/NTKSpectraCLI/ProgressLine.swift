@@ -20,15 +20,18 @@ final class ProgressLine: Sendable {
     let plainInterval: Double
     let minimumProbes: Int
     let live: Bool
+    /// The console of the command that made the line (progress may be reported from other threads).
+    let console: Console
     private let state = Mutex(State())
 
     init(command: String, minimumProbes: Int, delay: Double = 2, plainInterval: Double = 5,
-         live: Bool = isatty(STDERR_FILENO) != 0) {
+         live: Bool? = nil, console: Console = .current) {
         self.command = command
         self.minimumProbes = minimumProbes
         self.delay = delay
         self.plainInterval = plainInterval
-        self.live = live
+        self.console = console
+        self.live = live ?? console.errIsTerminal
     }
 
     var handler: EstimationProgressHandler { { [self] progress in self.update(progress) } }
@@ -71,12 +74,12 @@ final class ProgressLine: Sendable {
             }
             return body + "\n"
         }
-        if let text { FileHandle.standardError.write(Data(text.utf8)) }
+        if let text { console.err(text) }
     }
 
     /// Ends a live line with a newline (call once the estimate is done).
     func finish() {
         let printed = state.withLock { $0.printedLive }
-        if printed { FileHandle.standardError.write(Data("\n".utf8)) }
+        if printed { console.err("\n") }
     }
 }

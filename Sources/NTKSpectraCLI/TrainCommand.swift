@@ -91,6 +91,8 @@ public struct TrainCommand: ParsableCommand {
     public var maxLossGrowth: Double = 1e6
     @Option(name: .long, help: "Random seed.")
     public var seed: UInt64 = 0
+    @OptionGroup public var reportFormat: OutputOptions
+    @OptionGroup public var runtime: RuntimeOptions
 
     public init() {}
 
@@ -164,9 +166,10 @@ public struct TrainCommand: ParsableCommand {
         }
     }
 
-    func network(for data: Dataset<Double>) throws -> Network<Double> {
+    /// The network to train: --model (its bytes, read once by `run`), else the built-in --family.
+    func network(for data: Dataset<Double>, modelBytes: Data? = nil) throws -> Network<Double> {
         if let model {
-            let bytes = try readFile(model, what: "model")
+            let bytes = try modelBytes ?? readFile(model, what: "model")
             if ModelSource.isONNX(path: model, data: bytes) {
                 // An exported PyTorch model trains from its own initializers.
                 do { return try ONNXImporter.network(ONNXModel(data: bytes), as: Double.self).network } catch {
@@ -246,7 +249,7 @@ public struct TrainCommand: ParsableCommand {
 
     /// The options a resumed run must share with the run that wrote the checkpoint (not
     /// --epochs, which may grow, nor the monitor's options).
-    func fingerprint(network: Network<Double>) throws -> [String: String] {
+    func fingerprint(network: Network<Double>, modelBytes: Data? = nil) throws -> [String: String] {
         var f: [String: String] = [
             "dataset": dataset.rawValue, "samples": samples.map { "\($0)" } ?? "default", "seed": "\(seed)",
             "batch-size": "\(batchSize)", "optimizer": optimizer.rawValue, "lr": "\(lr)", "weight-decay": "\(weightDecay)",
@@ -254,7 +257,7 @@ public struct TrainCommand: ParsableCommand {
         ]
         if let model {
             var hash: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a of the spec's bytes
-            for byte in try readFile(model, what: "model spec") { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+            for byte in try modelBytes ?? readFile(model, what: "model spec") { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
             f["model"] = String(hash, radix: 16)
         } else {
             f["family"] = family.rawValue
@@ -291,18 +294,18 @@ public struct TrainCommand: ParsableCommand {
     }
 
     public func run() throws {
-        let cores = ProcessInfo.processInfo.activeProcessorCount
         // Asynchronous records share the cores with training: OpenBLAS's thread count is
-        // process-wide, so each side gets cores/2 (at least one).
-        let blasThreads = monitorAsync ? max(1, cores / 2) : cores
-        try BLASThreads.set(blasThreads)
+        // process-wide, so each side gets half (at least one).
+        let blasThreads = try runtime.applyThreads(sharedWithMonitor: monitorAsync)
         var all = try data()
         if family == .autoencoder, model == nil {
             all = try Dataset(name: all.name + "-reconstruction", inputs: all.inputs, inputShape: all.inputShape, targets: all.inputs)
         }
         let graphTask = family == .gcn && model == nil
         let (train, test) = graphTask ? try Self.graphExamples(all, seed: seed) : try all.split(trainFraction: 0.8, seed: seed)
-        var network = try network(for: all)
+        // The model file is read once (network and checkpoint fingerprint).
+        let modelBytes = try model.map { try readFile($0, what: "model") }
+        var network = try network(for: all, modelBytes: modelBytes)
         guard network.inputSize == train.inputSize, network.outputCount == train.outputSize else {
             throw CLIError.invalidOption("model", "input size \(train.inputSize) and \(train.outputSize) outputs for data set \(dataset.rawValue), the model has \(network.inputSize) and \(network.outputCount)")
         }
@@ -330,7 +333,7 @@ public struct TrainCommand: ParsableCommand {
         let recordsURL = directory.appendingPathComponent("records.jsonl")
         let checkpointURL = directory.appendingPathComponent("checkpoint.safetensors")
         let weightsURL = directory.appendingPathComponent("weights.safetensors")
-        let fingerprint = try self.fingerprint(network: network)
+        let fingerprint = try self.fingerprint(network: network, modelBytes: modelBytes)
         // Resume: the checkpoint must exist and match; records after it are dropped (atomically).
         var checkpoint: TrainingCheckpoint<Double>? = nil
         var kept: [[String: Any]] = []
@@ -355,8 +358,8 @@ public struct TrainCommand: ParsableCommand {
             : graphTask ? .groupedSoftmaxCrossEntropy(classes: all.classCount ?? 2) : .softmaxCrossEntropy
         let steps = epochs * ((train.count + batchSize - 1) / batchSize)
         let from = checkpoint.map { ", resuming at step \($0.step)" } ?? ""
-        progress("train: \(all.name) \(train.count)/\(test.count), P = \(network.parameterCount), \(steps) steps\(from), monitor every \(monitorEvery) on \(probes.count) inputs, checkpoint every \(checkpointEvery)")
-        let reporter = ProgressReporter<Double>(name: config.run, totalSteps: steps, monitor: monitor)
+        runtime.progress("train: \(all.name) \(train.count)/\(test.count), P = \(network.parameterCount), \(steps) steps\(from), monitor every \(monitorEvery) on \(probes.count) inputs, checkpoint every \(checkpointEvery)")
+        let reporter = ProgressReporter<Double>(name: config.run, totalSteps: steps, monitor: monitor, runtime: runtime)
         // The checkpoint first: every record on disk then has a checkpoint at or after its step.
         let callbacks: [any TrainingCallback<Double>] = [writer, monitor, reporter]
         let report: (seconds: Double, callback: Double)
@@ -391,31 +394,14 @@ public struct TrainCommand: ParsableCommand {
             throw CLIError.failed("training diverged: the held-out loss is \(evaluation.loss) (--lr \(lr)); no weights written")
         }
         try TrainingCheckpoint<Double>.writeAtomically(network.safetensorsData(dtype: .f64), to: weightsURL)
-        var summary: [String: JSONValue] = [
-            "test_loss": .number(evaluation.loss), "records": .integer(monitor.records.count),
-            "training_seconds": .number(report.seconds), "monitor_seconds": .number(report.callback),
-            "monitor_overhead": .number(report.seconds > 0 ? report.callback / report.seconds : 0),
-            "records_path": .string(directory.appendingPathComponent("records.jsonl").path),
-            "parameter_count": .integer(network.parameterCount),
-            "monitor_skipped": .integer(monitor.skipped),
-            "monitor_skipped_busy": .integer(monitor.skippedWhileBusy),
-            "monitor_async": .bool(monitorAsync),
-            "monitor_warm_start": .bool(warmStart),
-            "monitor_warm_started_records": .integer(monitor.records.filter { $0["warm_started"] == .bool(true) }.count),
-            "blas_threads_training": .integer(blasThreads),
-            "blas_threads_monitor": .integer(blasThreads),
-            "openblas_core": .string(BLASThreads.coreName),
-            "monitor_overhead_budget": monitorOverhead.map { .number($0) } ?? .null,
-            "routes": .object(Dictionary(grouping: monitor.records.compactMap { $0["route"]?.stringValue }, by: { $0 })
-                .mapValues { .integer($0.count) }),
-        ]
-        summary["checkpoint_path"] = .string(checkpointURL.path)
-        summary["checkpoint_step"] = writer.lastStep.map { .integer($0) } ?? .null
-        summary["checkpoints_written"] = .integer(writer.written)
-        summary["checkpoint_seconds"] = .number(writer.seconds)
-        summary["resumed_from_step"] = checkpoint.map { .integer($0.step) } ?? .null
-        summary["records_total"] = .integer(kept.count + monitor.records.count)
-        if let accuracy = evaluation.accuracy { summary["test_accuracy"] = .number(accuracy) }
-        printJSON(summary)
+        let summary = CommandReport.TrainingSummary(
+            testLoss: evaluation.loss, testAccuracy: evaluation.accuracy, records: monitor.records, keptRecords: kept.count,
+            trainingSeconds: report.seconds, monitorSeconds: report.callback,
+            recordsPath: directory.appendingPathComponent("records.jsonl").path, parameterCount: network.parameterCount,
+            skipped: monitor.skipped, skippedWhileBusy: monitor.skippedWhileBusy, asynchronous: monitorAsync,
+            warmStart: warmStart, blasThreads: blasThreads, overheadBudget: monitorOverhead,
+            checkpointPath: checkpointURL.path, checkpointStep: writer.lastStep, checkpointsWritten: writer.written,
+            checkpointSeconds: writer.seconds, resumedFromStep: checkpoint?.step)
+        reportFormat.emit(.training(summary), defaultFormat: .json)
     }
 }

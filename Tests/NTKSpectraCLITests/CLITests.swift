@@ -26,8 +26,17 @@ struct CLITests {
         }
     }
 
-    /// Runs the tool as a child process; returns its exit code, stdout and stderr.
+    /// Runs the tool in-process, through the same entry point as the executable
+    /// (`NTKSpectraCommand.run(arguments:)`), its stdout and stderr captured; returns the exit
+    /// code, stdout and stderr.
     static func run(_ arguments: [String]) throws -> (code: Int32, stdout: String, stderr: String) {
+        let capture = ConsoleCapture()
+        let code = Console.$current.withValue(capture.console) { NTKSpectraCommand.run(arguments: arguments) }
+        return (code, capture.stdout, capture.stderr)
+    }
+
+    /// Runs the built tool as a child process (for what needs a process: a kill, the exit status).
+    static func runProcess(_ arguments: [String]) throws -> (code: Int32, stdout: String, stderr: String) {
         let process = Process()
         process.executableURL = try executable
         process.arguments = arguments
@@ -259,18 +268,26 @@ struct CLITests {
         #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("records.jsonl").path))
     }
 
+    /// The model and inputs exist (except in the first case), so each rejection comes from the
+    /// option's validation, not from a missing file: deleting a `validate()` fails this test.
     @Test(arguments: [
         ["exact", "--model", "/nonexistent/model.json", "--inputs", "x.npy"],
-        ["exact", "--inputs", "x.npy"],
-        ["exact", "--model", "M", "--inputs", "x.npy", "--kernel", "diagonal"],
-        ["exact", "--model", "M", "--inputs", "x.npy", "--batch-size", "0"],
-        ["exact", "--model", "M", "--inputs", "x.npy", "--max-inputs", "-3"],
+        ["exact", "--inputs", path("mlp_inputs.npy")],
+        ["exact", "--model", path("mlp.json"), "--inputs", path("mlp_inputs.npy"), "--kernel", "diagonal"],
+        ["exact", "--model", path("mlp.json"), "--inputs", path("mlp_inputs.npy"), "--batch-size", "0"],
+        ["exact", "--model", path("mlp.json"), "--inputs", path("mlp_inputs.npy"), "--max-inputs=-3"],
         ["no-such-command"],
     ])
     func malformedInvocationsFail(arguments: [String]) throws {
         let result = try Self.run(arguments)
         #expect(result.code != 0)
         #expect(!result.stderr.isEmpty && result.stdout.isEmpty)
+        if arguments.contains(Self.path("mlp.json")) {
+            // Rejected by the parser or validate(), before any file is read: the error names the option.
+            let option = arguments.last(where: { $0.hasPrefix("--") })!.split(separator: "=")[0]
+            #expect(!result.stderr.contains("does not exist") && result.stderr.contains(option), "\(result.stderr)")
+            #expect(result.code == 64, "a usage error (EX_USAGE), not a failed run: \(result.stderr)")
+        }
     }
 
     @Test func mismatchedFilesFailWithANamedError() throws {
@@ -343,7 +360,7 @@ struct MonitorKillTests {
         // record, before it) and appends after the surviving records. 10 steps per epoch: the
         // run ends an epoch or two after the checkpoint (at most one step after the last record).
         let resumeEpochs = lastStep / 10 + 2
-        let resumed = try CLITests.run(arguments.map { $0 == "400" ? "\(resumeEpochs)" : $0 } + ["--resume"])
+        let resumed = try CLITests.runProcess(arguments.map { $0 == "400" ? "\(resumeEpochs)" : $0 } + ["--resume"])
         #expect(resumed.code == 0, "\(resumed.stderr)")
         let after = try JSONLinesWriterReader.records(records)
         #expect(after.count > complete.count)
@@ -375,7 +392,7 @@ struct ResumeTests {
         let base = FileManager.default.temporaryDirectory.appendingPathComponent("ntk-resume-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: base) }
         let straight = base.appendingPathComponent("straight"), killed = base.appendingPathComponent("killed")
-        let reference = try CLITests.run(Self.arguments + ["--output", straight.path])
+        let reference = try CLITests.runProcess(Self.arguments + ["--output", straight.path])
         #expect(reference.code == 0, "\(reference.stderr)")
         let expected = try Self.deterministic(straight.appendingPathComponent("records.jsonl"))
         #expect(expected.count == 44)  // steps 0, 7, …, 294 and the last, 300
@@ -404,7 +421,7 @@ struct ResumeTests {
             }
             process.waitUntilExit()
         }
-        let resumed = try CLITests.run(Self.arguments + ["--output", killed.path, "--resume"])
+        let resumed = try CLITests.runProcess(Self.arguments + ["--output", killed.path, "--resume"])
         #expect(resumed.code == 0, "\(resumed.stderr)")
         let summary = try #require((try JSONSerialization.jsonObject(with: Data(resumed.stdout.utf8))) as? [String: Any])
         #expect(summary["checkpoint_step"] as? Int == 300)
@@ -416,14 +433,14 @@ struct ResumeTests {
             || kills > 0)
 
         // A finished run resumed with the same options changes nothing; with other options it is refused.
-        let again = try CLITests.run(Self.arguments + ["--output", killed.path, "--resume"])
+        let again = try CLITests.runProcess(Self.arguments + ["--output", killed.path, "--resume"])
         #expect(again.code == 0, "\(again.stderr)")
         #expect(try Self.deterministic(killed.appendingPathComponent("records.jsonl")) == expected)
-        let otherLR = try CLITests.run(Self.arguments.map { $0 == "0.05" ? "0.1" : $0 } + ["--output", killed.path, "--resume"])
+        let otherLR = try CLITests.runProcess(Self.arguments.map { $0 == "0.05" ? "0.1" : $0 } + ["--output", killed.path, "--resume"])
         CLIHardeningTests.expectOneLineError(otherLR, contains: ["--resume", "--lr 0.05", "--lr 0.1"])
-        let fewer = try CLITests.run(Self.arguments.map { $0 == "30" ? "2" : $0 } + ["--output", killed.path, "--resume"])
+        let fewer = try CLITests.runProcess(Self.arguments.map { $0 == "30" ? "2" : $0 } + ["--output", killed.path, "--resume"])
         CLIHardeningTests.expectOneLineError(fewer, contains: ["step 300", "--epochs"])
-        let missing = try CLITests.run(Self.arguments + ["--output", base.appendingPathComponent("none").path, "--resume"])
+        let missing = try CLITests.runProcess(Self.arguments + ["--output", base.appendingPathComponent("none").path, "--resume"])
         CLIHardeningTests.expectOneLineError(missing, contains: ["--resume", "no checkpoint"])
     }
 

@@ -9,21 +9,15 @@ import NTKSpectraCLI
 
 /// Options of the distributed run itself.
 public struct DistributedOptions: ParsableArguments {
-    @Option(name: .long, help: "OpenBLAS threads per rank (default: the cores this rank may use divided by the ranks on its node, at least 1).")
-    public var threads: Int?
-
     @Flag(name: .long, help: "Accepted for symmetry with `ntk-spectra … --distributed` (ntk-spectra-mpi always is).")
     public var distributed = false
 
     public init() {}
 
-    public func validate() throws {
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
-    }
-
-    /// Threads for this rank: --threads, else cores / ranks on this node (OMPI_COMM_WORLD_LOCAL_SIZE).
-    var resolvedThreads: Int {
-        if let threads { return threads }
+    /// OpenBLAS threads for this rank: --threads (`RuntimeOptions`), else the cores this rank may
+    /// use divided by the ranks on its node (OMPI_COMM_WORLD_LOCAL_SIZE), at least 1.
+    func threads(_ runtime: RuntimeOptions) -> Int {
+        if let threads = runtime.threads { return threads }
         let local = ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_LOCAL_SIZE"].flatMap { Int($0) } ?? 1
         return max(1, ProcessInfo.processInfo.activeProcessorCount / max(local, 1))
     }
@@ -36,9 +30,11 @@ struct DistributedRun {
     var estimator: EstimatorOptions
     var convention: ConventionOptions
     var options: DistributedOptions
+    var output: OutputOptions
+    var runtime: RuntimeOptions
 
     func fields(collectives: any Collectives, exact: Bool) throws -> [String: JSONValue] {
-        let threads = options.resolvedThreads
+        let threads = options.threads(runtime)
         try BLASThreads.set(threads)
         guard estimator.route == .auto || estimator.route == .matrixFree else {
             throw CLIError.invalidOption(
@@ -110,10 +106,7 @@ struct DistributedRun {
     }
 
     func format(_ fields: [String: JSONValue], title: String) -> String {
-        switch kernel.format {
-        case .json: return JSONValue.object(fields).encoded()
-        case .table: return tableText(title: title, fields)
-        }
+        CommandReport(title: title, fields: fields).rendered(output.format)
     }
 }
 
@@ -128,11 +121,14 @@ public struct DistributedEstimateCommand: ParsableCommand, DistributedCommand {
     @OptionGroup public var estimator: EstimatorOptions
     @OptionGroup public var convention: ConventionOptions
     @OptionGroup public var options: DistributedOptions
+    @OptionGroup public var output: OutputOptions
+    @OptionGroup public var runtime: RuntimeOptions
 
     public init() {}
 
     func run(collectives: any Collectives) throws -> String {
-        let run = DistributedRun(model: model, kernel: kernel, estimator: estimator, convention: convention, options: options)
+        let run = DistributedRun(model: model, kernel: kernel, estimator: estimator, convention: convention, options: options,
+                              output: output, runtime: runtime)
         return run.format(try run.fields(collectives: collectives, exact: false),
                           title: "Estimated NTK (\(kernel.kernel.rawValue) kernel, \(collectives.size) ranks)")
     }
@@ -149,11 +145,14 @@ public struct DistributedValidateCommand: ParsableCommand, DistributedCommand {
     @OptionGroup public var estimator: EstimatorOptions
     @OptionGroup public var convention: ConventionOptions
     @OptionGroup public var options: DistributedOptions
+    @OptionGroup public var output: OutputOptions
+    @OptionGroup public var runtime: RuntimeOptions
 
     public init() {}
 
     func run(collectives: any Collectives) throws -> String {
-        let run = DistributedRun(model: model, kernel: kernel, estimator: estimator, convention: convention, options: options)
+        let run = DistributedRun(model: model, kernel: kernel, estimator: estimator, convention: convention, options: options,
+                              output: output, runtime: runtime)
         return run.format(try run.fields(collectives: collectives, exact: true),
                           title: "Distributed estimate vs exact (\(kernel.kernel.rawValue) kernel, \(collectives.size) ranks)")
     }

@@ -18,6 +18,8 @@ public struct DistributedExactCommand: ParsableCommand, DistributedCommand {
     @OptionGroup public var kernel: KernelOptions
     @OptionGroup public var convention: ConventionOptions
     @OptionGroup public var options: DistributedOptions
+    @OptionGroup public var output: OutputOptions
+    @OptionGroup public var runtime: RuntimeOptions
 
     @Option(name: .long, help: "Largest memory each rank's dense objects may use, in MiB.")
     public var memoryBudget: Int = 8192
@@ -38,7 +40,7 @@ public struct DistributedExactCommand: ParsableCommand, DistributedCommand {
     }
 
     func run(collectives: any Collectives) throws -> String {
-        let threads = options.resolvedThreads
+        let threads = options.threads(runtime)
         try BLASThreads.set(threads)
         let rank = collectives.rank
         let (network, shard, examples) = try collectives.agree(describing: NTKSpectraMPICommand.message) {
@@ -95,9 +97,7 @@ public struct DistributedExactCommand: ParsableCommand, DistributedCommand {
             "allreduce_seconds": .number(stats.allreduceSeconds),
         ]
         fields.merge(convention.fields) { a, _ in a }
-        switch kernel.format {
-        case .json: return JSONValue.object(fields).encoded()
-        case .table: return tableText(title: "Exact NTK (\(kernel.kernel.rawValue) kernel, \(collectives.size) ranks)", fields)
-        }
+        return CommandReport(title: "Exact NTK (\(kernel.kernel.rawValue) kernel, \(collectives.size) ranks)", fields: fields)
+            .rendered(output.format)
     }
 }
