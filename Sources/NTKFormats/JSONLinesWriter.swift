@@ -32,6 +32,11 @@ public final class JSONLinesWriter: @unchecked Sendable {
         }
         if keep != data.count { try handle.truncate(atOffset: UInt64(keep)) }
         existingRecords = data[0..<keep].reduce(0) { $0 + ($1 == UInt8(ascii: "\n") ? 1 : 0) }
+        // A resumed file's last record is the one `replaceLast` replaces until this writer appends.
+        if keep > 0 {
+            let previous = data[0..<(keep - 1)].lastIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? 0
+            lastLineOffset = UInt64(previous)
+        }
         try handle.seekToEnd()
     }
 
@@ -46,7 +51,9 @@ public final class JSONLinesWriter: @unchecked Sendable {
         try handle.write(contentsOf: Data((JSONValue.object(record).encoded() + "\n").utf8))
     }
 
-    /// Replaces the last record this writer appended (appends when it appended none): the file
+    /// Replaces the last record of the file — the last one this writer appended, or, before its
+    /// first append, the last complete record the file held when it was opened (appends to an
+    /// empty file): the file
     /// is cut before that line and the new line written, so one record per line stays the rule.
     public func replaceLast(_ record: [String: JSONValue]) throws {
         guard let offset = lastLineOffset else { return try append(record) }

@@ -151,8 +151,11 @@ public final class SpectralMonitor<Scalar: BLASScalar>: TrainingCallback, @unche
         // recorded (validated) once, by `trainingDidEnd`.
         // Resumed at step k > 0: record k only where the uninterrupted run did (a scheduled step
         // whose record was lost), so the resumed records equal the uninterrupted ones.
+        // A step already on disk (a run resumed from a checkpoint at that step, step 0 included) is
+        // never recorded twice.
         let recorded = locked { $0.lastScheduledStep == context.step }
-        if context.step > 0, recorded || context.step == context.totalSteps || context.step % configuration.every != 0 {
+        if recorded { return .continue }
+        if context.step > 0, context.step == context.totalSteps || context.step % configuration.every != 0 {
             return .continue
         }
         try schedule(context, final: false)
@@ -245,8 +248,10 @@ public final class SpectralMonitor<Scalar: BLASScalar>: TrainingCallback, @unche
         record["validated"] = .bool(validate)
         try locked { s in
             // Replacing: the file's last line too, so that each step has one record on disk.
-            if replaceLast, !s.records.isEmpty {
-                s.records.removeLast()
+            // A resumed monitor holds none of its earlier records in memory, but the file's last line
+            // is the record being replaced all the same.
+            if replaceLast {
+                if !s.records.isEmpty { s.records.removeLast() }
                 try writer?.replaceLast(record)
             } else {
                 try writer?.append(record)

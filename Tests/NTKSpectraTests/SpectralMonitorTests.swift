@@ -172,4 +172,15 @@ struct SpectralMonitorTests {
         #expect(monitor.records.compactMap(Self.step) == [0, 4, 8])
         #expect(monitor.records.map(Self.validated) == [true, false, true])
     }
+
+    /// A monitor resumed at a step it already recorded (here step 0: a run resumed from a
+    /// checkpoint taken before its first update) does not record that step again.
+    @Test func resumedMonitorDoesNotRecordItsLastStepAgain() throws {
+        var (network, x, y) = try Self.problem(seed: 9)
+        let monitor = try SpectralMonitor(configuration: Self.configuration(every: 4), probeInputs: try Self.rows(x, 6))
+        monitor.resume(recordCount: 1, lastStep: 0, lastValidated: true)
+        _ = try Self.train(&network, x, y, epochs: 1, callbacks: [monitor])
+        #expect(monitor.records.compactMap(Self.step) == [4, 8, 10])
+        #expect(monitor.records.last.map(Self.validated) == true)
+    }
 }
