@@ -19,11 +19,14 @@ import NTKSpectra
 enum FiniteWidthFluctuationsReproduction: Reproduction {
     static let name = "finite-width-fluctuations"
     static let paper = "arXiv:2304.03408 (+ arXiv:1909.05989)"
-    static let parts = ["two-layer", "deep", "hanin-nica"]
+    static let parts = ["two-layer", "two-layer-wide", "deep", "hanin-nica"]
 
     /// The grid of one run (full or quick).
     struct Grid {
         var widths: [Int]
+        /// The two-layer cells of part `two-layer-wide` (the N = 2048: as costly as all of
+        /// `two-layer`'s widths together, so a part of its own to keep each part ≤ 10 min).
+        var wideWidths: [Int]
         var gammas: [Double]
         var seeds: Int
         /// Training time T = η₀ · steps (gradient-flow units of the rescaled kernel).
@@ -35,10 +38,10 @@ enum FiniteWidthFluctuationsReproduction: Reproduction {
         var haninWidths: [Int]
         var haninSeeds: Int
 
-        static let full = Grid(widths: [128, 256, 512, 1024], gammas: [0.05, 0.25, 0.5, 1, 2], seeds: 200, time: 240,
+        static let full = Grid(widths: [128, 256, 512, 1024], wideWidths: [2048], gammas: [0.05, 0.25, 0.5, 1, 2], seeds: 200, time: 240,
                                deepWidths: [64, 128], deepDepths: [3, 4], deepSeeds: 200,
                                haninDepths: [2, 4, 8, 16], haninWidths: [32, 64, 128], haninSeeds: 3000)
-        static let quick = Grid(widths: [64, 128, 256], gammas: [0.05, 0.5, 2], seeds: 40, time: 160,
+        static let quick = Grid(widths: [64, 128, 256], wideWidths: [384], gammas: [0.05, 0.5, 2], seeds: 40, time: 160,
                                 deepWidths: [64], deepDepths: [3], deepSeeds: 40,
                                 haninDepths: [2, 4], haninWidths: [32, 64], haninSeeds: 200)
     }
@@ -85,6 +88,9 @@ enum FiniteWidthFluctuationsReproduction: Reproduction {
             case "two-layer":
                 try meanFieldCells(depths: [2], widths: grid.widths, gammas: grid.gammas, seeds: grid.seeds, time: grid.time,
                                    workers: workers, part: part, writer: writer)
+            case "two-layer-wide":
+                try meanFieldCells(depths: [2], widths: grid.wideWidths, gammas: grid.gammas, seeds: grid.seeds, time: grid.time,
+                                   workers: workers, part: part, writer: writer)
             case "deep":
                 try meanFieldCells(depths: grid.deepDepths, widths: grid.deepWidths, gammas: grid.gammas, seeds: grid.deepSeeds,
                                    time: grid.time, workers: workers, part: part, writer: writer)
@@ -106,7 +112,8 @@ enum FiniteWidthFluctuationsReproduction: Reproduction {
         for part in parts where partEntries[part] == nil {
             if let entry = previous?[part] { partEntries[part] = entry }
         }
-        let twoLayer = (records["two-layer"] ?? []).map(Cell.init)
+        // The two-layer claims read every two-layer width, from both parts.
+        let twoLayer = ((records["two-layer"] ?? []) + (records["two-layer-wide"] ?? [])).map(Cell.init)
         let deep = (records["deep"] ?? []).map(Cell.init)
         let hanin = (records["hanin-nica"] ?? []).map(HaninCell.init)
         try FluctuationFigures.write(twoLayer: twoLayer, deep: deep, hanin: hanin, output: options.output)
