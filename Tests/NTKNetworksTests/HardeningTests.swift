@@ -77,6 +77,19 @@ struct SpecSizeTests {
         }
     }
 
+    /// `makeBody` says how many parameters `makeNetwork` would allocate without allocating them
+    /// (the fuzz target bounds its work with it): here a 250M-parameter transformer layer.
+    @Test func bodyCountsParametersBeforeAllocating() throws {
+        let json = #"{"input_shape":[4,8],"layers":[{"type":"transformer_encoder_layer","d_model":8,"nhead":2,"dim_feedforward":15555556,"norm_first":true}]}"#
+        let spec = try ModelSpec.decode(json: Data(json.utf8))
+        let body: Sequential<Float> = try spec.makeBody()
+        // Two feed-forward linears (8 → F → 8, with biases) dominate.
+        #expect(body.parameterCount > 2 * 8 * 15_555_556)
+        let small = try ModelSpec.decode(json: Data(#"{"input_shape":[3],"layers":[{"type":"linear","in_features":3,"out_features":2}]}"#.utf8))
+        let network: Network<Float> = try small.makeNetwork()
+        #expect(try small.makeBody(Float.self).parameterCount == network.parameterCount)
+    }
+
     @Test func hugePaddingIsAnErrorNotATrap() {
         let spec = ModelSpec(inputShape: [1, 4, 4], layers: [.conv2d(inChannels: 1, outChannels: 1, kernelSize: 1, padding: SpatialSize(1 << 62, 1 << 62))])
         #expect(buildError(spec) == "layer 0 (conv2d), field padding: got (4611686018427387904, 4611686018427387904): the padded input 4×4 overflows the integer range")

@@ -57,9 +57,10 @@ public struct ModelSpec: Sendable, Hashable {
         return try Sequential(inputShape: inputShape, layers: layers)
     }
 
-    /// Builds the network and initializes its parameters from `seed`.
-    /// - Throws: `NetworkError.invalidLayer` naming the layer index and field on a shape mismatch.
-    public func makeNetwork<Scalar: BLASScalar>(_: Scalar.Type = Scalar.self, seed: UInt64 = 0) throws -> Network<Scalar> {
+    /// The layers and their wiring, with shapes checked, before any parameter is allocated:
+    /// `parameterCount` says what `makeNetwork` would allocate (O(layers), no O(P) work).
+    /// - Throws: as `makeNetwork`.
+    public func makeBody<Scalar: BLASScalar>(_: Scalar.Type = Scalar.self) throws -> Sequential<Scalar> {
         guard !inputShape.isEmpty, inputShape.allSatisfy({ $0 > 0 }) else {
             throw NetworkError.invalidLayer(layer: "model", field: "input_shape", message: "got \(inputShape), expected positive sizes")
         }
@@ -67,9 +68,15 @@ public struct ModelSpec: Sendable, Hashable {
             throw NetworkError.invalidLayer(
                 layer: "model", field: "input_shape", message: "got \(inputShape), whose product overflows the integer range")
         }
-        let body: Sequential<Scalar> = try inputs.map {
+        return try inputs.map {
             try Self.makeGraph(layers, inputs: $0, inputShape: inputShape, parameterization: parameterization)
         } ?? Self.makeSequential(layers, inputShape: inputShape, parameterization: parameterization, pathPrefix: "")
+    }
+
+    /// Builds the network and initializes its parameters from `seed`.
+    /// - Throws: `NetworkError.invalidLayer` naming the layer index and field on a shape mismatch.
+    public func makeNetwork<Scalar: BLASScalar>(_: Scalar.Type = Scalar.self, seed: UInt64 = 0) throws -> Network<Scalar> {
+        let body: Sequential<Scalar> = try makeBody()
         do {
             try SizeLimit.checkAllocation(
                 "one example of input_shape \(inputShape)", count: SizeLimit.product(inputShape),
